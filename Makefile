@@ -1,0 +1,29 @@
+# Two entry points: `make run` (set up + main job) and `make test` (set up + test suite).
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.llmrec-installed
+export LLMREC_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: setup run test lint clean
+
+setup: $(STAMP)
+
+# torch first, pinned to the local CPU build: a bare `torch` requirement would pull the CUDA wheels.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/llmrec run examples/ml100k.toml --out runs/ml100k
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy src
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,196 @@
+"""Typed, frozen run configuration: one dataclass per stage, nested in `RunConfig`.
+
+A TOML file only serialises these classes. Unknown keys raise with the list of valid keys,
+and every default lives here, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from llmrec.errors import ConfigError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which interactions to load and how to turn them into implicit feedback."""
+
+    dataset: str = "ml-100k"
+    data_dir: str | None = None  # None: --data-dir / LLMREC_DATA_DIR / ./data, resolved by the CLI
+    path: str | None = None  # dataset "custom": the interactions file (CSV or Parquet)
+    items_path: str | None = None  # dataset "custom": optional item metadata file
+    user_col: str = "user_id"
+    item_col: str = "item_id"
+    rating_col: str | None = None
+    time_col: str | None = None
+    item_title_col: str = "title"
+    sep: str = ","
+    rating_threshold: float | None = 4.0  # explicit ratings >= threshold become positives
+    kcore: int = 0  # keep users and items with at least this many interactions (0: off)
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How interactions are divided into train / valid / test."""
+
+    method: str = "auto"  # auto | ratio | loo | temporal | given
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    valid_from_train: float = 0.1  # given splits without a usable valid part: share carved from train
+    seed: int = 2024
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model to build and its architecture hyperparameters."""
+
+    name: str = "lightgcn"  # lightgcn | bpr-mf
+    dim: int = 64
+    n_layers: int = 3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and early-stopping settings for `train.fit`."""
+
+    epochs: int = 200
+    batch_size: int = 4096
+    lr: float = 0.001
+    reg: float = 1e-4  # L2 on the batch's layer-0 embeddings, as in LightGCN's reference code
+    eval_every: int = 1
+    patience: int = 10  # evaluations without improvement before stopping
+    metric: str = "recall@20"  # validation metric for early stopping and model selection
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    max_minutes: float = 0.0  # wall-clock budget for training (0: none)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """All-ranking evaluation settings."""
+
+    ks: tuple[int, ...] = (10, 20, 50)
+    batch_size: int = 2048  # users scored per matrix product
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one `llmrec train` run depends on."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = 2024  # first model seed; seed + i for the i-th repeat
+    seeds: int = 1
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
+    """Build dataclass `cls` from a mapping, checking keys and coercing simple types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    """Coerce a TOML value to the annotated type, or raise ConfigError naming the key."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)  # type: ignore[arg-type]
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: {value!r} does not fit {tp}")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, where) for v in value)
+        if len(args) != len(value):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+        return tuple(_coerce(a, v, where) for a, v in zip(args, value, strict=True))
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, str, bool) and type(value) is tp:
+        return value
+    raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain-data view of a config (tuples become lists), for JSON/TOML output."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def load(path: str | Path) -> RunConfig:
+    """Read a TOML run config; a missing or malformed file raises ConfigError."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return from_dict(RunConfig, raw, str(path))
+
+
+def dumps_toml(config: RunConfig) -> str:
+    """Serialise a RunConfig as TOML (None values are left out, which restores the default)."""
+    lines: list[str] = []
+    top = to_dict(config)
+    for key, value in top.items():
+        if not isinstance(value, dict) and value is not None:
+            lines.append(f"{key} = {json.dumps(value)}")
+    for key, value in top.items():
+        if isinstance(value, dict):
+            lines.append(f"\n[{key}]")
+            lines.extend(f"{k} = {json.dumps(v)}" for k, v in value.items() if v is not None)
+    return "\n".join(lines) + "\n"
+
+
+def replace(config: T, **changes: Any) -> T:
+    """`dataclasses.replace` that accepts dotted stage keys: replace(cfg, **{"train.lr": 0.01})."""
+    nested: dict[str, dict[str, Any]] = {}
+    flat: dict[str, Any] = {}
+    for key, value in changes.items():
+        if "." in key:
+            stage, name = key.split(".", 1)
+            nested.setdefault(stage, {})[name] = value
+        else:
+            flat[key] = value
+    for stage, stage_changes in nested.items():
+        current = getattr(config, stage)
+        merged = {**to_dict(current), **stage_changes}
+        flat[stage] = from_dict(type(current), merged, stage)
+    return dataclasses.replace(config, **flat)  # type: ignore[type-var]
+
+
+def fingerprint(*parts: Any) -> str:
+    """Short content hash of configs and plain values, defaults included."""
+    payload = json.dumps(
+        [to_dict(p) if dataclasses.is_dataclass(p) else p for p in parts], sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
