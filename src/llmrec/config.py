@@ -92,6 +92,7 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 2024  # first model seed; seed + i for the i-th repeat
     seeds: int = 1
+    models: tuple[str, ...] = ()  # `llmrec run`: models compared on one split (empty: model.name)
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:

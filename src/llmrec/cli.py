@@ -1,0 +1,246 @@
+"""Thin command-line layer. The only module that reads sys.argv or the environment, or sets up logging."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llmrec import __version__
+from llmrec import config as cfgmod
+from llmrec.config import RunConfig
+from llmrec.errors import ConfigError, LLMRecError
+
+ENV_DATA_DIR = "LLMREC_DATA_DIR"
+TABLE_METRICS = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr@20")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `llmrec` console command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except LLMRecError as exc:
+        if args.debug:
+            raise
+        print(f"llmrec: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("llmrec: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and their options."""
+    parser = argparse.ArgumentParser(prog="llmrec", description="LLM-augmented graph recommendation.")
+    parser.add_argument("--version", action="version", version=f"llmrec {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help=f"dataset folder (default: ${ENV_DATA_DIR}, ./data, ~/.cache/llmrec/data)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    common.add_argument("--quiet", action="store_true", help="only warnings and results")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("datasets", parents=[common], help="list known datasets and where they were found")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("train", parents=[common], help="train one model and evaluate it on test once")
+    _add_run_options(p)
+    p.add_argument("--dataset", help="dataset name (see `llmrec datasets`) or `custom`")
+    p.add_argument("--model", help="bpr-mf | lightgcn")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("run", parents=[common], help="run the pipeline of a config: compare its models")
+    p.add_argument("config_file", metavar="CONFIG.toml")
+    _add_run_options(p, with_config=False)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("evaluate", parents=[common], help="re-evaluate a run directory on valid and test")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("recommend", parents=[common], help="top-k unseen items for one user of a run")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--user", required=True, help="the user's id as in the dataset")
+    p.add_argument("-k", type=int, default=10, help="number of items (default 10)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_recommend)
+    return parser
+
+
+def _add_run_options(p: argparse.ArgumentParser, with_config: bool = True) -> None:
+    """Options shared by `train` and `run`."""
+    if with_config:
+        p.add_argument("--config", type=Path, help="TOML config (may name dataset and model itself)")
+    p.add_argument("--seeds", type=int, help="repeat over N seeds and report mean and std")
+    p.add_argument("--epochs", type=int, help="maximum training epochs")
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<dataset>-<model>-<hash>)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override any config key, e.g. --set train.lr=0.01 --set split.method=loo (TOML values)",
+    )
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (default: only on a terminal)")
+
+
+def resolve_config(args: argparse.Namespace, path: Path | None) -> RunConfig:
+    """Config file, then shortcuts (--dataset, --model, --seeds, --epochs), then --set overrides."""
+    cfg = cfgmod.load(path) if path else RunConfig()
+    changes: dict[str, Any] = {}
+    if getattr(args, "dataset", None):
+        changes["data.dataset"] = args.dataset
+    if getattr(args, "model", None):
+        changes["model.name"] = args.model
+    if args.seeds is not None:
+        changes["seeds"] = args.seeds
+    if args.epochs is not None:
+        changes["train.epochs"] = args.epochs
+    for item in args.set:
+        key, value = _parse_override(item)
+        changes[key] = value
+    if changes:
+        cfg = _apply(cfg, changes)
+    if cfg.seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {cfg.seeds}")
+    return cfg
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    """`key=value` with a TOML value; bare words are taken as strings."""
+    if "=" not in item:
+        raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+    key, raw = item.split("=", 1)
+    import tomllib
+
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def _apply(cfg: RunConfig, changes: dict[str, Any]) -> RunConfig:
+    """Apply dotted overrides through the typed config (unknown keys raise with valid keys)."""
+    data = cfgmod.to_dict(cfg)
+    for key, value in changes.items():
+        target = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            if not isinstance(target.get(part), dict):
+                raise ConfigError(f"unknown config section {part!r} in {key!r}; sections: {_sections()}")
+            target = target[part]
+        target[leaf] = value
+    return cfgmod.from_dict(RunConfig, data, "config")
+
+
+def _sections() -> list[str]:
+    """Names of the nested config tables."""
+    return [k for k, v in cfgmod.to_dict(RunConfig()).items() if isinstance(v, dict)]
+
+
+def _data_dirs(args: argparse.Namespace, cfg: RunConfig | None = None) -> list[Path]:
+    """Data directories in search order."""
+    from llmrec.data.registry import find_data_dirs
+
+    explicit = args.data_dir or (cfg.data.data_dir if cfg else None)
+    return find_data_dirs(explicit, os.environ.get(ENV_DATA_DIR))
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    """`llmrec datasets`."""
+    from llmrec.data.registry import dataset_status
+
+    dirs = _data_dirs(args)
+    rows = dataset_status(dirs)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    print("searched: " + ", ".join(str(d) for d in dirs))
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        where = str(r["path"]) if r["path"] else "missing " + ", ".join(r.get("missing", []))
+        print(f"{r['name']:<{width}}  {where}\n{'':<{width}}  {r['description']}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """`llmrec train`."""
+    from llmrec.pipeline import check_model_name, prepare, train_models
+
+    cfg = resolve_config(args, args.config)
+    check_model_name(cfg.model.name)
+    out = args.out or Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{cfgmod.fingerprint(cfg)[:8]}"
+    prepared = prepare(cfg, _data_dirs(args, cfg))
+    metrics = train_models(cfg, prepared, out, args.progress)
+    print(format_table({cfg.model.name: metrics}, cfg.seeds))
+    print(f"run directory: {out}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`llmrec run CONFIG.toml`."""
+    from llmrec.pipeline import compare
+
+    cfg = resolve_config(args, Path(args.config_file))
+    out = args.out or Path("runs") / f"{Path(args.config_file).stem}-{cfgmod.fingerprint(cfg)[:8]}"
+    summary = compare(cfg, _data_dirs(args, cfg), out, args.progress)
+    print(f"{cfg.data.dataset}: test metrics, mean ± std over {cfg.seeds} seed(s)")
+    print(format_table(summary["models"], cfg.seeds))
+    print(f"run directory: {out} (summary.json)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """`llmrec evaluate RUN_DIR`."""
+    from llmrec.pipeline import evaluate_run
+
+    result = evaluate_run(args.run_dir)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_table({result["model"]: result}, len(result["runs"])))
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    """`llmrec recommend RUN_DIR --user ID`."""
+    from llmrec.pipeline import recommend
+
+    items = recommend(args.run_dir, args.user, args.k)
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    for row in items:
+        label = row["title"] or f"item {row['item_id']}"
+        print(f"{row['rank']:>3}. {label}  (id {row['item_id']}, score {row['score']:.3f})")
+    return 0
+
+
+def format_table(models: dict[str, dict[str, Any]], seeds: int) -> str:
+    """Plain-text table of test metrics (mean ± std when several seeds)."""
+    header = f"{'model':<12}" + "".join(f"{m:>18}" for m in TABLE_METRICS)
+    lines = [header, "-" * len(header)]
+    for name, res in models.items():
+        cells = []
+        for m in TABLE_METRICS:
+            mean = res["test"].get(m, float("nan"))
+            std = res.get("test_std", {}).get(m, 0.0)
+            cells.append(f"{mean:.4f} ± {std:.4f}" if seeds > 1 else f"{mean:.4f}")
+        lines.append(f"{name:<12}" + "".join(f"{c:>18}" for c in cells))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

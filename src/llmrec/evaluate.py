@@ -1,0 +1,106 @@
+"""Batched all-ranking evaluation: score every item, mask seen ones, take the top K, count hits.
+
+Definitions (per evaluated user u with held-out items T_u, top-K list L_u, hits h_i = [L_u[i] in T_u]):
+  recall@K    = sum_i h_i / |T_u|
+  precision@K = sum_i h_i / K
+  ndcg@K      = sum_i h_i / log2(i + 2)  divided by  sum_{i < min(K, |T_u|)} 1 / log2(i + 2)
+  hit@K       = 1 if any h_i else 0
+  mrr@K       = 1 / (1 + index of the first hit), 0 without a hit
+Each metric is averaged over the users with at least one held-out item (the LightGCN reference
+protocol). Items the user interacted with in the masked parts (train; train and valid at test
+time) are excluded from ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from llmrec.data.interactions import Interactions
+
+METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
+
+
+def metrics_from_hits(hits: torch.Tensor, n_truth: torch.Tensor, ks: Sequence[int]) -> dict[str, torch.Tensor]:
+    """Per-user metric values from a [B, max(ks)] 0/1 hit matrix and [B] held-out counts."""
+    hits = hits.float()
+    n_truth = n_truth.float()
+    discounts = 1.0 / torch.log2(torch.arange(2, hits.shape[1] + 2, dtype=torch.float32))
+    out: dict[str, torch.Tensor] = {}
+    for k in ks:
+        h = hits[:, :k]
+        n_hits = h.sum(1)
+        dcg = (h * discounts[:k]).sum(1)
+        ideal_len = torch.clamp(n_truth, max=min(k, hits.shape[1])).long()
+        idcg = torch.cumsum(discounts[:k], 0)[(ideal_len - 1).clamp(min=0)]
+        first = torch.where(h.any(1), h.argmax(1).float() + 1.0, torch.full_like(n_hits, float("inf")))
+        out[f"recall@{k}"] = n_hits / n_truth
+        out[f"precision@{k}"] = n_hits / k
+        out[f"ndcg@{k}"] = torch.where(ideal_len > 0, dcg / idcg, torch.zeros_like(dcg))
+        out[f"hit@{k}"] = (n_hits > 0).float()
+        out[f"mrr@{k}"] = 1.0 / first
+    return out
+
+
+def _rows_to_torch(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row positions within the batch, column indices) of the nonzeros of matrix[rows]."""
+    sub = matrix[rows]
+    row_pos = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+    return torch.from_numpy(row_pos), torch.from_numpy(sub.indices.astype(np.int64))
+
+
+def topk_unseen(
+    scores: torch.Tensor, rows: np.ndarray, exclude: sp.csr_matrix | None, k: int
+) -> torch.Tensor:
+    """Indices of the k best items per row after setting excluded (seen) items to -inf."""
+    if exclude is not None and exclude.nnz:
+        r, c = _rows_to_torch(exclude, rows)
+        scores[r, c] = -torch.inf
+    return torch.topk(scores, k, dim=1).indices
+
+
+def evaluate(
+    score_fn: Callable[[torch.Tensor], torch.Tensor],
+    truth: Interactions,
+    exclude: Sequence[Interactions] = (),
+    ks: Sequence[int] = (10, 20, 50),
+    batch_size: int = 2048,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, float]:
+    """Mean metrics over users with held-out items in `truth`.
+
+    `score_fn(users)` returns [len(users), n_items] scores; `exclude` are the interactions to mask
+    (train, and valid when testing). `progress(n)` is called with the number of users done.
+    """
+    users = truth.active_users()
+    if len(users) == 0:
+        raise ValueError("no user has a held-out item to evaluate")
+    masked = None
+    for part in exclude:
+        masked = part.user_items if masked is None else masked + part.user_items
+    masked = masked.tocsr() if masked is not None else None
+    max_k = min(max(ks), truth.n_items)
+    sums: dict[str, float] = {}
+    with torch.no_grad():
+        for start in range(0, len(users), batch_size):
+            rows = users[start : start + batch_size]
+            scores = score_fn(torch.from_numpy(rows)).float()
+            top = topk_unseen(scores, rows, masked, max_k)
+            truth_dense = torch.zeros(scores.shape, dtype=torch.bool)
+            r, c = _rows_to_torch(truth.user_items, rows)
+            truth_dense[r, c] = True
+            hits = truth_dense.gather(1, top)
+            n_truth = torch.from_numpy(np.diff(truth.user_items.indptr)[rows])
+            for name, values in metrics_from_hits(hits, n_truth, ks).items():
+                sums[name] = sums.get(name, 0.0) + float(values.sum())
+            if progress is not None:
+                progress(len(rows))
+    return {name: total / len(users) for name, total in sums.items()}
+
+
+def embedding_scorer(user_emb: torch.Tensor, item_emb: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A score function over fixed embeddings (computed once, reused for every batch)."""
+    return lambda users: user_emb[users] @ item_emb.T

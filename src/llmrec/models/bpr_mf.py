@@ -1,0 +1,40 @@
+"""BPR-MF (Rendle et al., UAI 2009): a user and an item embedding, scored by dot product."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from llmrec.models.losses import bpr_loss, l2_reg
+
+
+class BPRMF(nn.Module):
+    """Matrix factorisation trained with the BPR pairwise loss; ignores the graph."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int = 64, reg: float = 1e-4) -> None:
+        super().__init__()
+        self.n_users, self.n_items, self.dim, self.reg = n_users, n_items, dim, reg
+        self.user_emb = nn.Embedding(n_users, dim)
+        self.item_emb = nn.Embedding(n_items, dim)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Normal(0, 0.1) initialisation, as in LightGCN's reference code for its MF baseline."""
+        nn.init.normal_(self.user_emb.weight, std=0.1)
+        nn.init.normal_(self.item_emb.weight, std=0.1)
+
+    def embed(self, graph: object = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final user and item embeddings (the raw tables: MF does not propagate)."""
+        return self.user_emb.weight, self.item_emb.weight
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: object = None) -> torch.Tensor:
+        """BPR loss plus L2 on the batch rows, for (users, positive items, negative items)."""
+        users, pos, neg = batch
+        u, p, n = self.user_emb(users), self.item_emb(pos), self.item_emb(neg)
+        pos_scores, neg_scores = (u * p).sum(-1), (u * n).sum(-1)
+        return bpr_loss(pos_scores, neg_scores) + self.reg * l2_reg(u, p, n)
+
+    def score(self, users: torch.Tensor, graph: object = None) -> torch.Tensor:
+        """Scores of every item for the given users: [len(users), n_items]."""
+        user_emb, item_emb = self.embed(graph)
+        return user_emb[users] @ item_emb.T

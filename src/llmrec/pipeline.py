@@ -1,0 +1,324 @@
+"""Chains the stages: config -> dataset -> split -> model -> fit(train, valid) -> evaluate(test) -> run dir.
+
+Every run directory is self-contained: the resolved config, the split it was trained on, the
+selected weights per seed and `metrics.json`, so `evaluate` and `recommend` need no data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from llmrec import config as cfgmod
+from llmrec.config import RunConfig
+from llmrec.data.dataset import Dataset, Split
+from llmrec.data.interactions import Interactions
+from llmrec.data.prepare import load_dataset
+from llmrec.data.split import split as make_split
+from llmrec.errors import ConfigError, DataError, LLMRecError
+from llmrec.evaluate import embedding_scorer, evaluate
+from llmrec.graph import build_graph
+from llmrec.models import GRAPH_MODELS, MODELS, build_model
+from llmrec.train import fit
+
+log = logging.getLogger("llmrec")
+
+
+@dataclass
+class Prepared:
+    """A dataset loaded and split once, shared by every model and seed of a run."""
+
+    dataset: Dataset
+    split: Split
+
+
+def prepare(cfg: RunConfig, dirs: Sequence[Path]) -> Prepared:
+    """Load the configured dataset and split it."""
+    dataset = load_dataset(cfg.data, list(dirs))
+    return Prepared(dataset, make_split(dataset, cfg.split))
+
+
+def check_model_name(name: str) -> None:
+    """Raise ConfigError for an unknown model name, listing the known ones."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; available: {sorted(MODELS)}")
+
+
+def train_models(
+    cfg: RunConfig, prepared: Prepared, out: Path, show_progress: bool | None = None
+) -> dict[str, Any]:
+    """Train `cfg.model` over `cfg.seeds` seeds, test each selected model once, write the run dir."""
+    check_model_name(cfg.model.name)
+    split = prepared.split
+    out.mkdir(parents=True, exist_ok=True)
+    save_split(split, prepared.dataset, out)
+    (out / "config.toml").write_text(cfgmod.dumps_toml(cfg), encoding="utf-8")
+    graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
+    runs = []
+    start = time.perf_counter()
+    for i in range(cfg.seeds):
+        seed = cfg.seed + i
+        torch.manual_seed(seed)
+        model = build_model(
+            cfg.model.name, split.train.n_users, split.train.n_items, cfg.model.dim, cfg.model.n_layers,
+            cfg.train.reg,
+        )
+        result = fit(model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress)
+        test = test_model(model, graph, split, cfg)
+        _atomic_torch_save(model.state_dict(), out / f"model-seed{seed}.pt")
+        runs.append(
+            {
+                "seed": seed,
+                "best_epoch": result.best_epoch,
+                "stopped_by": result.stopped_by,
+                "train_seconds": result.train_seconds,
+                "valid": result.best_valid,
+                "test": test,
+                "history": result.history,
+            }
+        )
+        log.info("seed %d: best epoch %d, test %s", seed, result.best_epoch, _short(test))
+    metrics = summarise(cfg, prepared, runs, time.perf_counter() - start)
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def test_model(model: torch.nn.Module, graph: Any, split: Split, cfg: RunConfig) -> dict[str, float]:
+    """Test metrics of a trained model with train and valid items masked."""
+    model.eval()
+    with torch.no_grad():
+        user_emb, item_emb = model.embed(graph)
+    scorer = embedding_scorer(user_emb, item_emb)
+    return evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
+
+
+def summarise(cfg: RunConfig, prepared: Prepared, runs: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """metrics.json content: means and standard deviations over seeds, plus each run."""
+    split = prepared.split
+    return {
+        "dataset": cfg.data.dataset,
+        "model": cfg.model.name,
+        "seeds": [r["seed"] for r in runs],
+        "valid": _mean([r["valid"] for r in runs]),
+        "valid_std": _std([r["valid"] for r in runs]),
+        "test": _mean([r["test"] for r in runs]),
+        "test_std": _std([r["test"] for r in runs]),
+        "runs": runs,
+        "train_seconds": seconds,
+        "split": {
+            "method": split.method,
+            "n_users": split.train.n_users,
+            "n_items": split.train.n_items,
+            "train": split.train.nnz,
+            "valid": split.valid.nnz,
+            "test": split.test.nnz,
+            "notes": list(split.notes) + list(prepared.dataset.notes),
+        },
+        "config": cfgmod.to_dict(cfg),
+    }
+
+
+def _mean(maps: list[dict[str, float]]) -> dict[str, float]:
+    """Metric-wise mean of per-seed metric maps."""
+    return {k: float(np.mean([m[k] for m in maps])) for k in maps[0]}
+
+
+def _std(maps: list[dict[str, float]]) -> dict[str, float]:
+    """Metric-wise sample standard deviation (0 for a single seed)."""
+    return {k: float(np.std([m[k] for m in maps], ddof=1)) if len(maps) > 1 else 0.0 for k in maps[0]}
+
+
+def _short(metrics: dict[str, float]) -> str:
+    """Recall and NDCG at 20 for log lines."""
+    return " ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in ("recall@20", "ndcg@20"))
+
+
+def compare(cfg: RunConfig, dirs: Sequence[Path], out: Path, show_progress: bool | None = None) -> dict[str, Any]:
+    """Train every model of `cfg.models` on one split and seed set; write `summary.json`."""
+    names = list(cfg.models) or [cfg.model.name]
+    for name in names:
+        check_model_name(name)
+    prepared = prepare(cfg, dirs)
+    models: dict[str, Any] = {}
+    for name in names:
+        model_cfg = cfgmod.replace(cfg, **{"model.name": name})
+        metrics = train_models(model_cfg, prepared, out / name, show_progress)
+        models[name] = {k: metrics[k] for k in ("valid", "valid_std", "test", "test_std", "train_seconds")}
+    summary = {"dataset": cfg.data.dataset, "seeds": cfg.seeds, "models": models, "config": cfgmod.to_dict(cfg)}
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+# --- run directories -------------------------------------------------------------------------
+
+
+def save_split(split: Split, dataset: Dataset, out: Path) -> None:
+    """Store the split matrices, id maps and item titles so the run dir stands alone."""
+    arrays = {
+        f"{part}_{attr}": getattr(getattr(split, part).user_items, attr)
+        for part in ("train", "valid", "test")
+        for attr in ("indptr", "indices")
+    }
+    arrays["user_ids"] = split.train.user_ids.astype(str)
+    arrays["item_ids"] = split.train.item_ids.astype(str)
+    _atomic_write(out / "split.npz", lambda f: np.savez_compressed(f, **arrays), binary=True)
+    titles = _item_titles(dataset)
+    if titles is not None:
+        frame = pd.DataFrame({"item_id": split.train.item_ids.astype(str), "title": titles})
+        _atomic_write(out / "items.tsv", lambda f: frame.to_csv(f, sep="\t", index=False))
+
+
+def _item_titles(dataset: Dataset) -> list[str] | None:
+    """Titles by internal item index, or None when the dataset has none."""
+    meta = dataset.item_meta
+    if meta is None or "title" not in meta:
+        return None
+    titles = meta["title"].reindex(range(dataset.n_items)).fillna("").astype(str).tolist()
+    return titles if any(titles) else None
+
+
+def load_split(run_dir: Path) -> Split:
+    """Rebuild the Split saved in a run directory."""
+    path = run_dir / "split.npz"
+    if not path.exists():
+        raise DataError(f"{run_dir} is not a run directory: {path.name} is missing")
+    with np.load(path) as z:
+        user_ids, item_ids = z["user_ids"], z["item_ids"]
+        shape = (len(user_ids), len(item_ids))
+        parts = {}
+        for part in ("train", "valid", "test"):
+            indices = z[f"{part}_indices"]
+            matrix = sp.csr_matrix((np.ones(len(indices), np.float32), indices, z[f"{part}_indptr"]), shape=shape)
+            parts[part] = Interactions(matrix, user_ids, item_ids)
+    return Split(parts["train"], parts["valid"], parts["test"], method="saved")
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    """The resolved config a run was trained with."""
+    return cfgmod.load(run_dir / "config.toml")
+
+
+def load_model(run_dir: Path, cfg: RunConfig, split: Split, seed: int | None = None) -> torch.nn.Module:
+    """The selected model of one seed (default: the first)."""
+    seed = cfg.seed if seed is None else seed
+    path = run_dir / f"model-seed{seed}.pt"
+    if not path.exists():
+        raise DataError(f"no trained model for seed {seed} in {run_dir} ({path.name} missing)")
+    model = build_model(
+        cfg.model.name, split.train.n_users, split.train.n_items, cfg.model.dim, cfg.model.n_layers, cfg.train.reg
+    )
+    model.load_state_dict(torch.load(path, weights_only=True))
+    model.eval()
+    return model
+
+
+def evaluate_run(run_dir: Path) -> dict[str, Any]:
+    """Re-evaluate every saved seed of a run on valid and test; returns means and per-seed values."""
+    cfg = load_run_config(run_dir)
+    split = load_split(run_dir)
+    graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
+    runs = []
+    for i in range(cfg.seeds):
+        model = load_model(run_dir, cfg, split, cfg.seed + i)
+        with torch.no_grad():
+            scorer = embedding_scorer(*model.embed(graph))
+        valid = evaluate(scorer, split.valid, [split.train], cfg.eval.ks, cfg.eval.batch_size)
+        test = evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
+        runs.append({"seed": cfg.seed + i, "valid": valid, "test": test})
+    return {
+        "dataset": cfg.data.dataset,
+        "model": cfg.model.name,
+        "valid": _mean([r["valid"] for r in runs]),
+        "test": _mean([r["test"] for r in runs]),
+        "test_std": _std([r["test"] for r in runs]),
+        "runs": runs,
+    }
+
+
+def recommend(run_dir: Path, user: str, k: int = 10) -> list[dict[str, Any]]:
+    """Top-k unseen items for a raw user id, with titles where the dataset has them."""
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, got {k}")
+    cfg = load_run_config(run_dir)
+    split = load_split(run_dir)
+    matches = np.flatnonzero(split.train.user_ids == str(user))
+    if len(matches) == 0:
+        example = ", ".join(split.train.user_ids[:3])
+        raise DataError(
+            f"user {user!r} is not in run {run_dir} ({split.train.n_users} users; ids look like {example})"
+        )
+    uid = int(matches[0])
+    graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
+    model = load_model(run_dir, cfg, split)
+    with torch.no_grad():
+        scores = model.score(torch.tensor([uid]), graph)[0]
+    seen = np.concatenate([split.train.items_of(uid), split.valid.items_of(uid)])
+    scores[torch.from_numpy(seen.astype(np.int64))] = -torch.inf
+    top = torch.topk(scores, min(k, split.train.n_items - len(seen)))
+    titles = _load_titles(run_dir)
+    return [
+        {
+            "rank": rank + 1,
+            "item_id": str(split.train.item_ids[i]),
+            "title": titles[i] if titles else "",
+            "score": float(s),
+        }
+        for rank, (s, i) in enumerate(zip(top.values.tolist(), top.indices.tolist(), strict=True))
+    ]
+
+
+def _load_titles(run_dir: Path) -> list[str] | None:
+    """Item titles saved with the run, by internal index."""
+    path = run_dir / "items.tsv"
+    if not path.exists():
+        return None
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)["title"].tolist()
+
+
+# --- atomic writes ---------------------------------------------------------------------------
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file + rename), so a killed run never leaves half a file."""
+    _atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, sort_keys=False)))
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save through a temp file + rename."""
+    _atomic_write(path, lambda f: torch.save(obj, f), binary=True)
+
+
+def _atomic_write(path: Path, write: Any, binary: bool = False) -> None:
+    """Call write(file) on a temp file in path's folder, then rename it over path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = [
+    "LLMRecError",
+    "Prepared",
+    "compare",
+    "evaluate_run",
+    "prepare",
+    "recommend",
+    "train_models",
+]

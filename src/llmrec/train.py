@@ -1,0 +1,121 @@
+"""The training loop: BPR batches, Adam, early stopping and model selection on validation only."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from llmrec.config import EvalConfig, TrainConfig
+from llmrec.data.interactions import Interactions
+from llmrec.data.sampler import BPRSampler
+from llmrec.evaluate import embedding_scorer, evaluate
+
+log = logging.getLogger("llmrec")
+
+
+@dataclass
+class FitResult:
+    """What `fit` learned about the run; the model itself is left holding the selected weights."""
+
+    best_epoch: int
+    best_valid: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    stopped_by: str = "epochs"  # epochs | patience | time
+
+
+def validate(
+    model: nn.Module, graph: Any, valid: Interactions, train: Interactions, eval_cfg: EvalConfig
+) -> dict[str, float]:
+    """Validation metrics with training items masked."""
+    model.eval()
+    with torch.no_grad():
+        user_emb, item_emb = model.embed(graph)
+    return evaluate(embedding_scorer(user_emb, item_emb), valid, [train], eval_cfg.ks, eval_cfg.batch_size)
+
+
+def fit(
+    model: nn.Module,
+    train: Interactions,
+    valid: Interactions,
+    graph: Any,
+    cfg: TrainConfig,
+    eval_cfg: EvalConfig,
+    seed: int,
+    show_progress: bool | None = None,
+) -> FitResult:
+    """Train `model` with BPR and Adam; keep the weights with the best validation `cfg.metric`.
+
+    Stops after `cfg.epochs`, after `cfg.patience` evaluations without improvement, or when
+    `cfg.max_minutes` is spent. Test data never enters this function.
+    """
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    sampler = BPRSampler(train, seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    result = FitResult(best_epoch=0, best_valid={cfg.metric: -math.inf})
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_evals = 0
+    start = time.perf_counter()
+    epochs = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=_quiet(show_progress))
+    for epoch in epochs:
+        loss = _train_epoch(model, sampler, optimizer, graph, cfg.batch_size)
+        if epoch % cfg.eval_every and epoch != cfg.epochs:
+            continue
+        metrics = validate(model, graph, valid, train, eval_cfg)
+        if cfg.metric not in metrics:
+            raise ValueError(f"validation metric {cfg.metric!r} not computed; have {sorted(metrics)}")
+        elapsed = time.perf_counter() - start
+        result.history.append({"epoch": epoch, "loss": loss, "seconds": elapsed, "valid": metrics})
+        score = metrics[cfg.metric]
+        if score > result.best_valid[cfg.metric]:
+            result.best_epoch, result.best_valid = epoch, metrics
+            best_state = copy.deepcopy(model.state_dict())
+            bad_evals = 0
+        else:
+            bad_evals += 1
+        epochs.set_postfix(loss=f"{loss:.4f}", **{cfg.metric: f"{score:.4f}"}, best=result.best_epoch)
+        log.info("epoch %d loss %.4f valid %s %.4f (best %d)", epoch, loss, cfg.metric, score, result.best_epoch)
+        if bad_evals >= cfg.patience:
+            result.stopped_by = "patience"
+            break
+        if cfg.max_minutes and elapsed > cfg.max_minutes * 60:
+            result.stopped_by = "time"
+            break
+    epochs.close()
+    result.train_seconds = time.perf_counter() - start
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result
+
+
+def _train_epoch(
+    model: nn.Module, sampler: BPRSampler, optimizer: torch.optim.Optimizer, graph: Any, batch_size: int
+) -> float:
+    """One pass over all training edges; returns the mean batch loss."""
+    model.train()
+    total, n = 0.0, 0
+    for users, pos, neg in sampler.epoch(batch_size):
+        batch = (torch.from_numpy(users), torch.from_numpy(pos), torch.from_numpy(neg))
+        loss = model.loss(batch, graph)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training loss became {loss.item()}: lower the learning rate")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        n += 1
+    return total / max(n, 1)
+
+
+def _quiet(show: bool | None) -> bool | None:
+    """tqdm's `disable`: None lets tqdm hide bars when the output is not a terminal."""
+    return None if show is None else not show

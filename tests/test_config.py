@@ -1,0 +1,42 @@
+"""Typed config: unknown keys and wrong types raise with the valid choices; TOML round-trips."""
+
+import pytest
+
+from llmrec import config as cfgmod
+from llmrec.config import RunConfig
+from llmrec.errors import ConfigError
+
+
+def test_unknown_key_lists_valid_keys() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['lrr'\].*'lr'"):
+        cfgmod.from_dict(RunConfig, {"train": {"lrr": 0.1}})
+
+
+def test_wrong_type_names_the_key() -> None:
+    with pytest.raises(ConfigError, match="train.epochs"):
+        cfgmod.from_dict(RunConfig, {"train": {"epochs": "many"}})
+
+
+def test_toml_round_trip_and_coercion(tmp_path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('seeds = 3\n[train]\nlr = 1\n[eval]\nks = [5, 10]\n[split]\nratios = [0.7, 0.2, 0.1]\n')
+    cfg = cfgmod.load(path)
+    assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
+    assert cfg.eval.ks == (5, 10) and cfg.seeds == 3
+    path.write_text(cfgmod.dumps_toml(cfg))
+    assert cfgmod.load(path) == cfg
+
+
+def test_missing_and_malformed_files(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        cfgmod.load(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        cfgmod.load(bad)
+
+
+def test_fingerprint_covers_defaults_and_changes() -> None:
+    a = RunConfig()
+    assert cfgmod.fingerprint(a) == cfgmod.fingerprint(RunConfig())
+    assert cfgmod.fingerprint(a) != cfgmod.fingerprint(cfgmod.replace(a, **{"train.lr": 0.5}))

@@ -1,0 +1,65 @@
+"""Metric definitions against values computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from llmrec.data.interactions import Interactions
+from llmrec.evaluate import evaluate, metrics_from_hits
+
+
+def test_metrics_single_user_by_hand() -> None:
+    # top-5 list with hits at ranks 1 and 4, three held-out items
+    hits = torch.tensor([[1, 0, 0, 1, 0]])
+    out = metrics_from_hits(hits, torch.tensor([3]), ks=(5, 2))
+    dcg = 1 / math.log2(2) + 1 / math.log2(5)
+    idcg = 1 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(4)
+    assert out["recall@5"].item() == pytest.approx(2 / 3)
+    assert out["precision@5"].item() == pytest.approx(2 / 5)
+    assert out["ndcg@5"].item() == pytest.approx(dcg / idcg)
+    assert out["hit@5"].item() == 1.0
+    assert out["mrr@5"].item() == 1.0
+    # at K=2 only the first hit counts, and the ideal DCG is truncated at min(K, |T|) = 2
+    assert out["recall@2"].item() == pytest.approx(1 / 3)
+    assert out["precision@2"].item() == pytest.approx(1 / 2)
+    assert out["ndcg@2"].item() == pytest.approx(1 / (1 + 1 / math.log2(3)))
+
+
+def test_metrics_first_hit_late_and_no_hit() -> None:
+    hits = torch.tensor([[0, 0, 1], [0, 0, 0]])
+    out = metrics_from_hits(hits, torch.tensor([1, 2]), ks=(3,))
+    assert out["mrr@3"].tolist() == pytest.approx([1 / 3, 0.0])
+    assert out["hit@3"].tolist() == [1.0, 0.0]
+    assert out["ndcg@3"].tolist() == pytest.approx([1 / math.log2(4), 0.0])
+
+
+def _inter(rows: list[list[int]], n_items: int) -> Interactions:
+    users = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    items = np.array([i for r in rows for i in r], dtype=np.int64)
+    return Interactions.from_pairs(users, items, np.arange(len(rows)), np.arange(n_items))
+
+
+def test_evaluate_masks_seen_items_and_skips_users_without_truth() -> None:
+    # scores rank items 0 > 1 > 2 > 3 > 4 for everyone
+    scores = torch.tensor([[5.0, 4, 3, 2, 1]]).repeat(3, 1)
+    train = _inter([[0], [1], [0, 1]], 5)
+    test = _inter([[1], [], [3]], 5)
+    out = evaluate(lambda u: scores[u].clone(), test, [train], ks=(1, 2), batch_size=2)
+    # user 0: item 0 masked, top-1 = item 1 -> hit. user 2: items 0,1 masked, top-2 = [2, 3] -> hit at rank 2.
+    # user 1 has no test item and is not counted.
+    assert out["recall@1"] == pytest.approx((1 + 0) / 2)
+    assert out["recall@2"] == pytest.approx((1 + 1) / 2)
+    assert out["mrr@2"] == pytest.approx((1 + 0.5) / 2)
+    assert out["precision@2"] == pytest.approx((0.5 + 0.5) / 2)
+
+
+def test_evaluate_batches_agree_with_one_batch() -> None:
+    rng = np.random.default_rng(0)
+    scores = torch.from_numpy(rng.normal(size=(50, 30)).astype(np.float32))
+    train = _inter([list(rng.choice(30, 5, replace=False)) for _ in range(50)], 30)
+    test = _inter([list(set(rng.choice(30, 3)) - set(train.items_of(u))) for u in range(50)], 30)
+    a = evaluate(lambda u: scores[u].clone(), test, [train], ks=(5, 10), batch_size=7)
+    b = evaluate(lambda u: scores[u].clone(), test, [train], ks=(5, 10), batch_size=1000)
+    assert a == pytest.approx(b)
