@@ -19,7 +19,7 @@ def test_wrong_type_names_the_key() -> None:
 
 def test_toml_round_trip_and_coercion(tmp_path) -> None:
     path = tmp_path / "c.toml"
-    path.write_text('seeds = 3\n[train]\nlr = 1\n[eval]\nks = [5, 10]\n[split]\nratios = [0.7, 0.2, 0.1]\n')
+    path.write_text("seeds = 3\n[train]\nlr = 1\n[eval]\nks = [5, 10]\n[split]\nratios = [0.7, 0.2, 0.1]\n")
     cfg = cfgmod.load(path)
     assert cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
     assert cfg.eval.ks == (5, 10) and cfg.seeds == 3

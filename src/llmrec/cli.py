@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmrec", description="LLM-augmented graph recommendation.")
     parser.add_argument("--version", action="version", version=f"llmrec {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", help=f"dataset folder (default: ${ENV_DATA_DIR}, ./data, ~/.cache/llmrec/data)")
+    common.add_argument(
+        "--data-dir", help=f"dataset folder (default: ${ENV_DATA_DIR}, ./data, ~/.cache/llmrec/data)"
+    )
     common.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     common.add_argument("--quiet", action="store_true", help="only warnings and results")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -88,11 +90,18 @@ def _add_run_options(p: argparse.ArgumentParser, with_config: bool = True) -> No
     p.add_argument("--epochs", type=int, help="maximum training epochs")
     p.add_argument("--out", type=Path, help="run directory (default: runs/<dataset>-<model>-<hash>)")
     p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override any config key, e.g. --set train.lr=0.01 --set split.method=loo (TOML values)",
     )
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bars (default: only on a terminal)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars (default: only on a terminal)",
+    )
 
 
 def resolve_config(args: argparse.Namespace, path: Path | None) -> RunConfig:
@@ -110,11 +119,7 @@ def resolve_config(args: argparse.Namespace, path: Path | None) -> RunConfig:
     for item in args.set:
         key, value = _parse_override(item)
         changes[key] = value
-    if changes:
-        cfg = _apply(cfg, changes)
-    if cfg.seeds < 1:
-        raise ConfigError(f"seeds must be at least 1, got {cfg.seeds}")
-    return cfg
+    return _apply(cfg, changes) if changes else cfg
 
 
 def _parse_override(item: str) -> tuple[str, Any]:
@@ -177,10 +182,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """`llmrec train`."""
-    from llmrec.pipeline import check_model_name, prepare, train_models
+    from llmrec.pipeline import check_config, prepare, train_models
 
     cfg = resolve_config(args, args.config)
-    check_model_name(cfg.model.name)
+    check_config(cfg)
     out = args.out or Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{cfgmod.fingerprint(cfg)[:8]}"
     prepared = prepare(cfg, _data_dirs(args, cfg))
     metrics = train_models(cfg, prepared, out, args.progress)

@@ -65,6 +65,8 @@ class TrainConfig:
     epochs: int = 200
     batch_size: int = 4096
     lr: float = 0.001
+    lr_schedule: str = "constant"  # constant | cosine (decays to lr * lr_final over `epochs`)
+    lr_final: float = 0.01
     reg: float = 1e-4  # L2 on the batch's layer-0 embeddings, as in LightGCN's reference code
     eval_every: int = 1
     patience: int = 10  # evaluations without improvement before stopping

@@ -24,7 +24,9 @@ from llmrec.data.interactions import Interactions
 METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
 
 
-def metrics_from_hits(hits: torch.Tensor, n_truth: torch.Tensor, ks: Sequence[int]) -> dict[str, torch.Tensor]:
+def metrics_from_hits(
+    hits: torch.Tensor, n_truth: torch.Tensor, ks: Sequence[int]
+) -> dict[str, torch.Tensor]:
     """Per-user metric values from a [B, max(ks)] 0/1 hit matrix and [B] held-out counts."""
     hits = hits.float()
     n_truth = n_truth.float()
@@ -101,6 +103,8 @@ def evaluate(
     return {name: total / len(users) for name, total in sums.items()}
 
 
-def embedding_scorer(user_emb: torch.Tensor, item_emb: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+def embedding_scorer(
+    user_emb: torch.Tensor, item_emb: torch.Tensor
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """A score function over fixed embeddings (computed once, reused for every batch)."""
     return lambda users: user_emb[users] @ item_emb.T

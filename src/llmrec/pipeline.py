@@ -31,7 +31,7 @@ from llmrec.errors import ConfigError, DataError, LLMRecError
 from llmrec.evaluate import embedding_scorer, evaluate
 from llmrec.graph import build_graph
 from llmrec.models import GRAPH_MODELS, MODELS, build_model
-from llmrec.train import fit
+from llmrec.train import check_train_config, fit
 
 log = logging.getLogger("llmrec")
 
@@ -56,6 +56,15 @@ def check_model_name(name: str) -> None:
         raise ConfigError(f"unknown model {name!r}; available: {sorted(MODELS)}")
 
 
+def check_config(cfg: RunConfig) -> None:
+    """Fail before loading data on settings that cannot work."""
+    for name in cfg.models or (cfg.model.name,):
+        check_model_name(name)
+    check_train_config(cfg.train, cfg.eval)
+    if cfg.seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {cfg.seeds}")
+
+
 def train_models(
     cfg: RunConfig, prepared: Prepared, out: Path, show_progress: bool | None = None
 ) -> dict[str, Any]:
@@ -72,7 +81,11 @@ def train_models(
         seed = cfg.seed + i
         torch.manual_seed(seed)
         model = build_model(
-            cfg.model.name, split.train.n_users, split.train.n_items, cfg.model.dim, cfg.model.n_layers,
+            cfg.model.name,
+            split.train.n_users,
+            split.train.n_items,
+            cfg.model.dim,
+            cfg.model.n_layers,
             cfg.train.reg,
         )
         result = fit(model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress)
@@ -104,7 +117,9 @@ def test_model(model: torch.nn.Module, graph: Any, split: Split, cfg: RunConfig)
     return evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
 
 
-def summarise(cfg: RunConfig, prepared: Prepared, runs: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+def summarise(
+    cfg: RunConfig, prepared: Prepared, runs: list[dict[str, Any]], seconds: float
+) -> dict[str, Any]:
     """metrics.json content: means and standard deviations over seeds, plus each run."""
     split = prepared.split
     return {
@@ -145,18 +160,24 @@ def _short(metrics: dict[str, float]) -> str:
     return " ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in ("recall@20", "ndcg@20"))
 
 
-def compare(cfg: RunConfig, dirs: Sequence[Path], out: Path, show_progress: bool | None = None) -> dict[str, Any]:
+def compare(
+    cfg: RunConfig, dirs: Sequence[Path], out: Path, show_progress: bool | None = None
+) -> dict[str, Any]:
     """Train every model of `cfg.models` on one split and seed set; write `summary.json`."""
     names = list(cfg.models) or [cfg.model.name]
-    for name in names:
-        check_model_name(name)
+    check_config(cfg)
     prepared = prepare(cfg, dirs)
     models: dict[str, Any] = {}
     for name in names:
         model_cfg = cfgmod.replace(cfg, **{"model.name": name})
         metrics = train_models(model_cfg, prepared, out / name, show_progress)
         models[name] = {k: metrics[k] for k in ("valid", "valid_std", "test", "test_std", "train_seconds")}
-    summary = {"dataset": cfg.data.dataset, "seeds": cfg.seeds, "models": models, "config": cfgmod.to_dict(cfg)}
+    summary = {
+        "dataset": cfg.data.dataset,
+        "seeds": cfg.seeds,
+        "models": models,
+        "config": cfgmod.to_dict(cfg),
+    }
     write_json(out / "summary.json", summary)
     return summary
 
@@ -200,7 +221,9 @@ def load_split(run_dir: Path) -> Split:
         parts = {}
         for part in ("train", "valid", "test"):
             indices = z[f"{part}_indices"]
-            matrix = sp.csr_matrix((np.ones(len(indices), np.float32), indices, z[f"{part}_indptr"]), shape=shape)
+            matrix = sp.csr_matrix(
+                (np.ones(len(indices), np.float32), indices, z[f"{part}_indptr"]), shape=shape
+            )
             parts[part] = Interactions(matrix, user_ids, item_ids)
     return Split(parts["train"], parts["valid"], parts["test"], method="saved")
 
@@ -217,7 +240,12 @@ def load_model(run_dir: Path, cfg: RunConfig, split: Split, seed: int | None = N
     if not path.exists():
         raise DataError(f"no trained model for seed {seed} in {run_dir} ({path.name} missing)")
     model = build_model(
-        cfg.model.name, split.train.n_users, split.train.n_items, cfg.model.dim, cfg.model.n_layers, cfg.train.reg
+        cfg.model.name,
+        split.train.n_users,
+        split.train.n_items,
+        cfg.model.dim,
+        cfg.model.n_layers,
+        cfg.train.reg,
     )
     model.load_state_dict(torch.load(path, weights_only=True))
     model.eval()

@@ -27,7 +27,9 @@ class BPRMF(nn.Module):
         """Final user and item embeddings (the raw tables: MF does not propagate)."""
         return self.user_emb.weight, self.item_emb.weight
 
-    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: object = None) -> torch.Tensor:
+    def loss(
+        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: object = None
+    ) -> torch.Tensor:
         """BPR loss plus L2 on the batch rows, for (users, positive items, negative items)."""
         users, pos, neg = batch
         u, p, n = self.user_emb(users), self.item_emb(pos), self.item_emb(neg)

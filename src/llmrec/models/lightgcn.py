@@ -17,7 +17,9 @@ class LightGCN(nn.Module):
     graph (e.g. train + augmented edges) without rebuilding it.
     """
 
-    def __init__(self, n_users: int, n_items: int, dim: int = 64, n_layers: int = 3, reg: float = 1e-4) -> None:
+    def __init__(
+        self, n_users: int, n_items: int, dim: int = 64, n_layers: int = 3, reg: float = 1e-4
+    ) -> None:
         super().__init__()
         self.n_users, self.n_items, self.dim, self.n_layers, self.reg = n_users, n_items, dim, n_layers, reg
         self.user_emb = nn.Embedding(n_users, dim)
