@@ -62,28 +62,31 @@ def test_ml100k_events_titles_genres_users(write) -> None:
     }
 
 
-def test_ml100k_joins_imdb_details_from_sibling_folder(write) -> None:
+def test_ml100k_joins_imdb_details_only_where_the_year_matches(write) -> None:
     folder = _ml100k(write)
     write(
         "ml-100k-imdb-details/movielens100k_details.csv",
-        "movie_id,movie_title,description,director,writer,cast,age_rating,movie_length\n"
-        "10,Café,\"Line one\nline two\",\"['A B']\",\"['C', 'D']\",\"['E']\",PG,1h 30min\n"
-        "30,Heat,,['F'],[],[],R,2h\n",
+        "movie_id,movie_title,description,director,writer,cast,age_rating,movie_length,year\n"
+        "10,Café,\"Line one\nline two\",\"['A B']\",\"['C', 'D']\",\"['E']\",PG,1h 30min,1995.0\n"
+        "30,Heat,It looks like we don't have any Plot Summaries for this title yet.,['nan'],[],[],R,2h,1996\n"
+        "20,Unknown,Another film,['Z'],[],[],R,2h,2011\n",
     )
-    meta = load_ml100k(folder).item_meta
-    assert meta["director"].tolist() == ["A B", "", "F"]
+    ds = load_ml100k(folder)
+    meta = ds.item_meta  # item 20 has no MovieLens year, so its scraped record cannot be trusted
+    assert meta["director"].tolist() == ["A B", "", ""]
     assert meta["writer"].tolist() == ["C, D", "", ""]
     assert meta["cast"].tolist() == ["E", "", ""]
     assert meta["plot"].tolist() == ["Line one\nline two", "", ""]
     assert meta["rated"].tolist() == ["PG", "", "R"]
     assert meta["runtime"].tolist() == ["1h 30min", "", "2h"]
+    assert ds.notes[0].startswith("ml-100k: IMDb text joined for 2 items; 1 scraped records")
 
 
 def test_ml100k_bad_list_literal_names_file(write) -> None:
     folder = _ml100k(write)
     write(
         "ml-100k-imdb-details/movielens100k_details.csv",
-        "movie_id,description,director,writer,cast,age_rating,movie_length\n10,x,['A',[],[],PG,1h\n",
+        "movie_id,description,director,writer,cast,age_rating,movie_length,year\n10,x,['A,[],[],PG,1h,1995\n",
     )
     with pytest.raises(DataError, match=r"movielens100k_details.csv: line 2: director is not a list literal"):
         load_ml100k(folder)

@@ -28,6 +28,7 @@ ML1M_OCCUPATIONS = (
 )  # fmt: skip
 IMDB_DETAILS = Path("ml-100k-imdb-details") / "movielens100k_details.csv"
 MELU_EXTRAINFOS = Path("ml-1m-melu") / "movies_extrainfos.dat"
+NO_PLOT = "It looks like we don't have any Plot Summaries"  # IMDb's placeholder text
 
 
 def events_frame(path: Path, frame: pd.DataFrame, columns: tuple[str, str, str, str]) -> pd.DataFrame:
@@ -59,10 +60,29 @@ def load_ml100k(folder: Path) -> Dataset:
         index=raw.index,
     )
     meta.index = numbers(raw, "item", path)
-    details = folder.parent / IMDB_DETAILS
-    if details.is_file():
-        meta = meta.join(imdb_details(details))
-    return build_dataset("ml-100k", events, item_meta=meta, user_meta=ml100k_users(folder / "u.user"))
+    notes = []
+    path = folder.parent / IMDB_DETAILS
+    if path.is_file():
+        details = imdb_details(path)
+        trusted = matches_year(details.pop("scraped_year"), meta["year"])
+        meta = meta.join(details[trusted])
+        notes.append(
+            f"ml-100k: IMDb text joined for {int(trusted.sum()):,} items; {int((~trusted).sum()):,} scraped "
+            "records whose year is missing or disagrees with MovieLens were dropped (the scrape often "
+            "matched another film or a TV episode)"
+        )
+    users = ml100k_users(folder / "u.user")
+    return build_dataset("ml-100k", events, item_meta=meta, user_meta=users, notes=notes)
+
+
+def matches_year(scraped: pd.Series, years: pd.Series) -> pd.Series:
+    """True where a scraped year is within one year of the MovieLens year of the same movie id.
+
+    Blank years are not trusted either: on inspection most such records are other films.
+    """
+    number = pd.to_numeric(scraped, errors="coerce")  # "Episode aired ...", "Video Game" -> NaN
+    known = years.reindex(scraped.index).astype("Float64")
+    return ((number - known).abs() <= 1).fillna(False).astype(bool)
 
 
 def ml100k_users(path: Path) -> pd.DataFrame | None:
@@ -76,17 +96,18 @@ def ml100k_users(path: Path) -> pd.DataFrame | None:
 
 
 def imdb_details(path: Path) -> pd.DataFrame:
-    """ml-100k IMDb scrape (director, writer, cast, plot, rated, runtime) indexed by movie id."""
-    cols = ["movie_id", "description", "director", "writer", "cast", "age_rating", "movie_length"]
+    """ml-100k IMDb scrape (director, writer, cast, plot, rated, runtime, scraped_year) by movie id."""
+    cols = ["movie_id", "description", "director", "writer", "cast", "age_rating", "movie_length", "year"]
     raw = read_table(path, sep=",", quoted=True, expect=cols)
     frame = pd.DataFrame(
         {
             "director": _join_list_literals(raw, "director", path),
             "writer": _join_list_literals(raw, "writer", path),
             "cast": _join_list_literals(raw, "cast", path),
-            "plot": raw["description"],
+            "plot": raw["description"].mask(raw["description"].str.startswith(NO_PLOT, na=False)),
             "rated": raw["age_rating"],
             "runtime": raw["movie_length"],
+            "scraped_year": raw["year"],
         },
         index=raw.index,
     )
@@ -104,7 +125,8 @@ def _join_list_literals(raw: pd.DataFrame, column: str, path: Path) -> pd.Series
             parsed = ast.literal_eval(str(value))
         except (ValueError, SyntaxError):
             raise DataError(f"{path}: line {line}: {column} is not a list literal") from None
-        return ", ".join(map(str, parsed)) if isinstance(parsed, list) else str(parsed)
+        names = parsed if isinstance(parsed, list) else [parsed]
+        return ", ".join(str(n) for n in names if str(n) != "nan")  # the scrape writes ['nan'] for none
 
     return pd.Series([one(i, v) for i, v in raw[column].items()], index=raw.index, dtype=object)
 
