@@ -358,6 +358,7 @@ def test_custom_parquet_without_pyarrow_says_how_to_install(tmp_path: Path, monk
         ("u,x\n1,2\n", {}, r"events.csv: missing column\(s\) \['i'\]; columns present: \['u', 'x'\]"),
         ("u,i,r\n1,2,5\n1,3,good\n", {"rating_col": "r"}, r"events.csv: line 3: r is 'good', not a number"),
         ("u,i\n1,2\n,3\n", {}, r"events.csv: line 3: u is missing"),
+        ("u,i,r\n1,2,nan\n", {"rating_col": "r"}, r"events.csv: line 2: r is 'nan', not a number"),
         ("u,i,t\n1,2,yesterday\n", {"time_col": "t"}, r"events.csv: line 2: t 'yesterday' is not a time"),
     ],
 )
@@ -365,6 +366,12 @@ def test_custom_malformed(write, tmp_path: Path, text: str, kw: dict, message: s
     write("events.csv", text)
     with pytest.raises(DataError, match=message):
         load_custom(_custom_config(tmp_path, **kw))
+
+
+def test_custom_zero_padded_ids_stay_distinct_strings(write, tmp_path: Path) -> None:
+    write("events.csv", "u,i\n007,1\n7,1\n")
+    ds = load_custom(_custom_config(tmp_path))
+    assert ds.user_ids.tolist() == ["007", "7"] and ds.item_ids.tolist() == [1]
 
 
 def test_custom_missing_file_and_missing_path(tmp_path: Path) -> None:

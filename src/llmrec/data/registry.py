@@ -253,7 +253,7 @@ SPECS = (
     ),
     _spec(
         "lastfm",
-        "HetRec 2011 Last.fm 2K: 92,834 user-artist listening counts (implicit), artist tags",
+        "HetRec 2011 Last.fm 2K: 92,834 user-artist play counts (implicit: threshold 1 keeps all), tags",
         "hetrec2011-lastfm-2k",
         LASTFM,
         False,
@@ -283,10 +283,9 @@ def find_data_dirs(explicit: str | None, env: str | None) -> list[Path]:
 
 def locate(spec: DatasetSpec, dirs: Sequence[Path], *, download: bool = True) -> Path:
     """The folder holding all of the dataset's required files; downloads them when no dir has them."""
-    for d in dirs:
-        if all((d / f.path).is_file() for f in spec.required):
-            return d / spec.folder
-    missing = _missing(spec, dirs)
+    best, missing = _best_dir(spec, dirs)
+    if best is not None and not missing:
+        return best / spec.folder
     searched = ", ".join(str(d) for d in dirs) or "(no data dirs)"
     urls = sorted({f.url for f in spec.required if f.url})
     if len(urls) < len({f.url for f in spec.required}):  # some required file has no official URL
@@ -303,9 +302,15 @@ def locate(spec: DatasetSpec, dirs: Sequence[Path], *, download: bool = True) ->
     raise DataError(f"dataset '{spec.name}': missing {', '.join(missing)}; searched {searched}; {how}")
 
 
-def _missing(spec: DatasetSpec, dirs: Sequence[Path]) -> list[str]:
-    """Required files absent from the dir that holds the most of them."""
-    return min((_absent(spec.required, d) for d in dirs), key=len, default=[f.path for f in spec.required])
+def _best_dir(spec: DatasetSpec, dirs: Sequence[Path]) -> tuple[Path | None, list[str]]:
+    """The data dir holding the most required files (first on ties) and the ones it lacks."""
+    best = min(dirs, key=lambda d: len(_absent(spec.required, d)), default=None)
+    return best, [f.path for f in spec.required] if best is None else _absent(spec.required, best)
+
+
+def _absent(files: Sequence[DataFile], d: Path) -> list[str]:
+    """Paths of `files` not present under data dir `d`."""
+    return [f.path for f in files if not (d / f.path).is_file()]
 
 
 def _download_dir(dirs: Sequence[Path]) -> Path:
@@ -324,21 +329,15 @@ def dataset_status(dirs: Sequence[Path]) -> list[dict[str, Any]]:
     """
     rows = []
     for spec in DATASETS.values():
-        found = next((d for d in dirs if all((d / f.path).is_file() for f in spec.required)), None)
-        best = found or next((d for d in dirs if not _absent(spec.required, d)), None)
+        best, missing = _best_dir(spec, dirs)
         optional = [f for f in spec.files if not f.required]
         rows.append(
             {
                 "name": spec.name,
                 "description": spec.description,
-                "path": None if found is None or not spec.files else str(found / spec.folder),
-                "missing": [] if found else _missing(spec, dirs),
-                "missing_optional": _absent(optional, best) if best else [f.path for f in optional],
+                "path": str(best / spec.folder) if best is not None and not missing and spec.files else None,
+                "missing": missing,
+                "missing_optional": [f.path for f in optional] if best is None else _absent(optional, best),
             }
         )
     return rows
-
-
-def _absent(files: Sequence[DataFile], d: Path) -> list[str]:
-    """Paths of `files` not present under data dir `d`."""
-    return [f.path for f in files if not (d / f.path).is_file()]

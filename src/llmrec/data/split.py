@@ -34,9 +34,12 @@ def split(ds: Dataset, cfg: SplitConfig) -> Split:
         folds = assign(ds.users, key, n_test=one, n_valid=one)
     else:
         _check_ratios(cfg.ratios)
-        if method == "temporal" and ds.timestamps is None:
+        if method == "ratio":
+            key = rng.random(len(ds))
+        elif ds.timestamps is None:
             raise DataError(f"{ds.name}: split 'temporal' needs timestamps and this dataset has none")
-        key = ds.timestamps if method == "temporal" else rng.random(len(ds))
+        else:
+            key = ds.timestamps
         n_test, n_valid = ratio_counts(np.bincount(ds.users, minlength=ds.n_users), cfg.ratios)
         folds = assign(ds.users, key, n_test=n_test, n_valid=n_valid)
     for fold, part in ((TRAIN, "train"), (VALID, "valid"), (TEST, "test")):

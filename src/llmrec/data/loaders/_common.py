@@ -35,7 +35,6 @@ def read_table(
     text = read_text(path, encoding)
     if len(sep) > 1:  # pandas' fast C parser only takes one-character separators
         text, sep = text.replace(sep, _UNIT_SEP), _UNIT_SEP
-    quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
     try:
         with warnings.catch_warnings():
             # a row longer than the header is only a warning in pandas; we want it to fail
@@ -47,13 +46,13 @@ def read_table(
                 names=list(names) if names else None,
                 dtype=str,
                 index_col=False,
-                quoting=quoting,
+                quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
                 skip_blank_lines=False,
                 keep_default_na=False,
                 na_values=[""],
             )
     except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError) as exc:
-        raise DataError(_describe_bad_line(path, text, sep, quoting, names) or f"{path}: {exc}") from None
+        raise DataError(_describe_bad_line(path, text, sep, quoted, names) or f"{path}: {exc}") from None
     frame.index = frame.index + (1 if names else 2)  # physical line numbers, for error messages
     frame = frame.dropna(how="all")
     missing = [c for c in expect if c not in frame.columns]
@@ -78,10 +77,12 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
 
 
 def _describe_bad_line(
-    path: Path, text: str, sep: str, quoting: int, names: Sequence[str] | None
+    path: Path, text: str, sep: str, quoted: bool, names: Sequence[str] | None
 ) -> str | None:
     """Find the first line whose field count differs from the header's (only run after a failure)."""
-    rows = csv.reader(io.StringIO(text), delimiter=sep, quoting=quoting)
+    rows = csv.reader(
+        io.StringIO(text), delimiter=sep, quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
+    )
     expected = len(names) if names else None
     for fields in rows:
         if not fields:
@@ -99,11 +100,13 @@ def numbers(frame: pd.DataFrame, column: str, path: Path, *, integer: bool = Tru
     """One column as int64 / float64; the first missing or non-numeric value raises DataError."""
     dtype = np.int64 if integer else np.float64
     try:  # a plain cast is several times faster than to_numeric; the checks below run on failure
-        return frame[column].astype(dtype).to_numpy()
+        fast = frame[column].astype(dtype).to_numpy()
+        if integer or np.isfinite(fast).all():  # the float cast lets "nan" and "inf" through
+            return fast
     except (ValueError, TypeError, OverflowError):
         pass
     values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna().to_numpy()
+    bad = ~np.isfinite(values.to_numpy(np.float64, na_value=np.nan))
     if integer:
         bad = bad | (values.fillna(0) % 1 != 0).to_numpy()
     if bad.any():

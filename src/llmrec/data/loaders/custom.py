@@ -59,16 +59,20 @@ def read_any(path: Path, sep: str, columns: list[str]) -> pd.DataFrame:
 
 
 def ids(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    """An id column as int64 when every value is an integer, else as strings; missing ids fail."""
+    """An id column as int64 when every value is a plain integer, else as strings; missing ids fail."""
     values = frame[column]
     if values.isna().any():
         raise DataError(
             f"{path}: line {values.index[int(values.isna().to_numpy().argmax())]}: {column} is missing"
         )
-    as_numbers = pd.to_numeric(values, errors="coerce")
+    text = values.astype(str).str.strip()
+    as_numbers = pd.to_numeric(text, errors="coerce")
     if as_numbers.notna().all() and (as_numbers % 1 == 0).all():
-        return as_numbers.to_numpy(np.int64)
-    return values.astype(str).str.strip().to_numpy(dtype=object)
+        as_ints = as_numbers.to_numpy(np.int64)
+        # "007" and "7" are different ids: only ids that print back unchanged become numbers
+        if (pd.Series(as_ints, index=text.index).astype(str) == text).all():
+            return as_ints
+    return text.to_numpy(dtype=object)
 
 
 def timestamps(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
