@@ -230,6 +230,9 @@ def load_split(run_dir: Path) -> Split:
 
 def load_run_config(run_dir: Path) -> RunConfig:
     """The resolved config a run was trained with."""
+    for name in ("config.toml", "split.npz"):
+        if not (run_dir / name).exists():
+            raise DataError(f"{run_dir} is not a run directory: {name} is missing")
     return cfgmod.load(run_dir / "config.toml")
 
 

@@ -86,6 +86,8 @@ def test_lastfm(raw: Callable[[str], Dataset]) -> None:
     assert (ds.n_users, ds.n_items, len(ds)) == (1892, 17632, 92834)
     assert (ds.item_meta["title"] != "").all() and ds.ratings.min() >= 1
     assert to_implicit(ds, 1.0) is ds
+    # play counts are not ratings: the default rating threshold (4) must keep all 92,834 pairs
+    assert to_implicit(ds, 4.0) is ds
 
 
 def test_ml_latest_small(raw: Callable[[str], Dataset]) -> None:

@@ -32,6 +32,7 @@ class Dataset:
     item_meta: pd.DataFrame | None = None
     user_meta: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    ratings_are_counts: bool = False  # `ratings` hold play counts, not a scale: no rating threshold
 
     @property
     def n_users(self) -> int:

@@ -41,8 +41,8 @@ def dedupe(ds: Dataset) -> Dataset:
 
 
 def to_implicit(ds: Dataset, threshold: float | None) -> Dataset:
-    """Keep events rated >= threshold; no threshold or no ratings (binary data) keeps everything."""
-    if threshold is None or ds.ratings is None:
+    """Keep events rated >= threshold; no threshold, no ratings or play counts keep everything."""
+    if threshold is None or ds.ratings is None or ds.ratings_are_counts:
         return ds
     keep = ds.ratings >= threshold
     if keep.all():

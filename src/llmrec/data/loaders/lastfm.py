@@ -14,7 +14,7 @@ TAGGINGS = ("user_taggedartists.dat", "user_taggedartists.reconstructed.dat")  #
 
 
 def load_lastfm(folder: Path) -> Dataset:
-    """Listening counts kept as `ratings` (implicit: a threshold of 1 keeps every pair)."""
+    """Listening counts kept as `ratings`, flagged as counts so no rating threshold drops pairs."""
     path = folder / "user_artists.dat"
     raw = read_table(path, sep="\t", expect=["userID", "artistID", "weight"])
     events = pd.DataFrame(
@@ -34,7 +34,9 @@ def load_lastfm(folder: Path) -> Dataset:
         meta["tags"] = _artist_tags(taggings, folder / "tags.dat")
         if taggings.name != TAGGINGS[0]:
             notes.append(f"lastfm: artist tags from {taggings.name} (rebuilt copy, one tagging row lost)")
-    return build_dataset("lastfm", events, item_meta=meta, notes=notes)
+    ds = build_dataset("lastfm", events, item_meta=meta, notes=notes)
+    ds.ratings_are_counts = True
+    return ds
 
 
 def _artist_tags(taggings: Path, tags: Path) -> pd.Series:

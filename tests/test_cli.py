@@ -1,0 +1,119 @@
+"""The command line, driven through `main()`: a full train/evaluate/recommend cycle and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from llmrec.cli import main
+
+
+@pytest.fixture
+def csv_data(tmp_path: Path) -> Path:
+    """Three blocks of 12 users x 12 items; each user rates every item of their block 5."""
+    lines = ["user_id,item_id,rating"]
+    for b in range(3):
+        for u in range(12):
+            lines += [f"u{b * 12 + u},i{b * 12 + i},5" for i in range(12)]
+    lines += ["u0,i30,1"]  # a low rating, dropped by the default threshold of 4
+    path = tmp_path / "inter.csv"
+    path.write_text("\n".join(lines) + "\n")
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title\n" + "".join(f"i{i},Film {i}\n" for i in range(36)))
+    return path
+
+
+def _train_args(csv: Path, out: Path, model: str = "bpr-mf") -> list[str]:
+    return [
+        "train", "--dataset", "custom", "--model", model, "--out", str(out), "--epochs", "40", "--seeds", "2",
+        "--set", f'data.path="{csv}"', "--set", f'data.items_path="{csv.parent / "items.csv"}"', "--set", 'data.rating_col="rating"',
+        "--set", "train.lr=0.05", "--set", "train.batch_size=64", "--set", "train.eval_every=5",
+        "--set", "split.ratios=[0.6, 0.2, 0.2]", "--no-progress",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("model", ["bpr-mf", "lightgcn"])
+def test_train_evaluate_recommend_cycle(csv_data: Path, tmp_path: Path, capsys, model: str) -> None:
+    out = tmp_path / "run"
+    assert main(_train_args(csv_data, out, model)) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset"] == "custom" and metrics["model"] == model and metrics["seeds"] == [2024, 2025]
+    assert {"recall@20", "ndcg@20", "precision@20", "hit@20", "mrr@20"} <= set(metrics["test"])
+    assert set(metrics["test_std"]) == set(metrics["test"]) and len(metrics["runs"]) == 2
+    assert metrics["train_seconds"] > 0
+    # blocks are learnable: every held-out item is among the user's ~7 unseen in-block items
+    assert metrics["test"]["recall@20"] > 0.9
+    # 36 users x 12 items; 12 * 0.2 = 2.4 rounds to 2 valid and 2 test; the rating-1 event is dropped
+    assert (metrics["split"]["train"], metrics["split"]["valid"], metrics["split"]["test"]) == (288, 72, 72)
+
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["test"] == pytest.approx(metrics["test"])  # same weights, same split: same numbers
+
+    assert main(["recommend", str(out), "--user", "u0", "-k", "3", "--json"]) == 0
+    recs = json.loads(capsys.readouterr().out)
+    assert [r["rank"] for r in recs] == [1, 2, 3]
+    assert all(r["title"].startswith("Film ") for r in recs)
+    seen = {f"i{i}" for i in range(12)}  # u0's block; unseen items are in the other blocks
+    assert all(r["item_id"] not in seen for r in recs) or len(recs) == 3
+
+
+def _error(capsys, argv: list[str]) -> str:
+    """Run argv, assert a one-line error and exit code 2, return the message."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("llmrec: error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_bad_input_gives_one_line_errors(csv_data: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("LLMREC_DATA_DIR", raising=False)  # only the --data-dir given here is searched
+    assert "nosuch.toml" in _error(capsys, ["train", "--config", str(tmp_path / "nosuch.toml")])
+    assert "unknown dataset 'nope'" in _error(
+        capsys, ["train", "--dataset", "nope", "--data-dir", str(tmp_path)]
+    )
+    assert "unknown model 'gcn'" in _error(capsys, ["train", "--model", "gcn"])
+    err = _error(capsys, ["train", "--set", "train.learning_rate=1"])
+    assert "learning_rate" in err and "'lr'" in err
+    assert "train.metric" in _error(capsys, ["train", "--set", 'train.metric="recall@7"'])
+    assert "ml-100k" in _error(capsys, ["train", "--dataset", "ml-100k", "--data-dir", str(tmp_path / "x")])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,item_id,rating\nu1,i1,5\nu2,i2,five\n")
+    err = _error(
+        capsys,
+        ["train", "--dataset", "custom", "--set", f'data.path="{bad}"', "--set", 'data.rating_col="rating"'],
+    )
+    assert "bad.csv" in err and "line 3" in err
+    missing_col = tmp_path / "cols.csv"
+    missing_col.write_text("user,item\n1,2\n")
+    assert "user_id" in _error(
+        capsys, ["train", "--dataset", "custom", "--set", f'data.path="{missing_col}"']
+    )
+    assert "not a run directory" in _error(capsys, ["evaluate", str(tmp_path)])
+
+
+def test_empty_split_and_unknown_user(csv_data: Path, tmp_path: Path, capsys) -> None:
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("user_id,item_id,rating\nu1,i1,5\nu1,i2,5\nu2,i1,5\n")  # < 3 events per user: all train
+    err = _error(capsys, ["train", "--dataset", "custom", "--set", f'data.path="{tiny}"'])
+    assert "empty" in err
+    out = tmp_path / "run"
+    assert main(_train_args(csv_data, out)) == 0
+    assert "'nobody' is not in run" in _error(capsys, ["recommend", str(out), "--user", "nobody"])
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    from llmrec.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        main(["train", "--debug", "--config", str(tmp_path / "nosuch.toml")])
+
+
+def test_datasets_lists_what_is_missing(tmp_path: Path, capsys) -> None:
+    assert main(["datasets", "--data-dir", str(tmp_path), "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["ml-100k"]["path"] is None and "ml-100k/u.data" in rows["ml-100k"]["missing"]
