@@ -94,7 +94,9 @@ class CachedLLM(Backend):
         stats.count_hits(duplicates)
         self._report()
         misses = [ix[0] for ix in waiting.values()]
-        stage_error: Outcome[R] | None = None
+        if not misses:
+            return  # no backend call at all: starting its thread pool would cost more than the lookup
+        stage_error: tuple[int, StageError] | None = None
         for outcome in send([requests[i] for i in misses]):
             first = misses[outcome.index]
             result = outcome.result
@@ -104,19 +106,19 @@ class CachedLLM(Backend):
             else:
                 stats.count_failure(outcome.attempts)
             if isinstance(result, StageError):
-                stage_error = stage_error or Outcome(first, result, 0)  # held until in-flight ones are stored
+                stage_error = stage_error or (first, result)  # held until in-flight answers are stored
             else:
                 for i in waiting[keys[first]]:
                     yield Outcome(i, result, outcome.attempts if i == first else 0)
             self._report()
         if stage_error is not None:
+            index, error = stage_error
             stored = stats.cache_hits + stats.answered
-            assert isinstance(stage_error.result, StageError)
-            stage_error.result.progress = (
-                f" [stage {stats.name}: {stored} of {stats.items} answers are"
-                " cached; run again to continue from there]"
+            error.progress = (
+                f" [stage {stats.name}: {stored} of {stats.items} answers are cached;"
+                " run again to continue from there]"
             )
-            yield stage_error
+            yield Outcome(index, error, 0)
 
     def _report(self) -> None:
         """Tell the progress display that the counters moved."""
