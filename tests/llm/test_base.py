@@ -25,6 +25,7 @@ class Upper(Backend):
     """Answers in reverse order of the batch; fails prompts 'bad'; stops the stage at 'stop'."""
 
     kind, model = "upper", "u"
+    sampling = Sampling(0.0, 512)
 
     def __init__(self) -> None:
         self.yielded: list[int] = []

@@ -132,7 +132,7 @@ class Backend(ABC):
     kind: str = ""  # backend name, part of the cache key
     model: str = ""
     embedding_model: str = ""
-    sampling: Sampling = Sampling(temperature=0.0, max_tokens=512)  # replaced from LLMConfig
+    sampling: Sampling  # defaults for requests without their own, set from LLMConfig by each backend
 
     @abstractmethod
     def complete_batch(self, requests: Sequence[ChatRequest]) -> Iterator[Outcome[ChatResponse]]:

@@ -72,7 +72,7 @@ class RateLimiter:
             time.sleep(wait_s)
 
     def refund(self, tokens: int) -> None:
-        """Give back tokens reserved but not used (the estimate exceeded the billed count)."""
+        """Settle an estimate: give back `tokens` reserved but not billed (negative: take more)."""
         with self._lock:
             self._levels[1] = min(self._caps[1], self._levels[1] + tokens)
 

@@ -14,8 +14,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx2
 import openai
+
+try:  # the installed openai client's transport: httpx2 in recent releases, httpx in older ones
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover - depends on the installed openai
+    import httpx  # type: ignore[no-redef]
 
 from llmrec.llm.base import (
     Backend,
@@ -59,7 +63,7 @@ class OpenAIBackend(Backend):
         self.retry = RetryPolicy(cfg.max_retries, cfg.backoff_base_s, cfg.backoff_max_s)
         self.limiter = RateLimiter(cfg.rpm, cfg.tpm)
         # A local server needs no key; api.openai.com does, but only once something is actually sent.
-        key = api_key or (PLACEHOLDER_KEY if cfg.base_url else None)
+        key = api_key or (None if self.url == OPENAI_URL else PLACEHOLDER_KEY)
         self._missing_key = MissingAPIKey(cfg.api_key_env, self.url) if key is None else None
         self._key_env = cfg.api_key_env
         self._client = openai.OpenAI(
@@ -146,14 +150,14 @@ class OpenAIBackend(Backend):
     def _post(self, path: str, body: dict[str, Any], model: str) -> dict[str, Any]:
         """POST `body` and return the decoded JSON reply, mapping every failure to our errors."""
         try:
-            response = self._client.post(path, cast_to=httpx2.Response, body=body)
+            response = self._client.post(path, cast_to=httpx.Response, body=body)
             data = json.loads(response.content)
         except openai.APIStatusError as exc:
             raise self._status_error(exc, path, model) from None
         except openai.APITimeoutError:
             raise Transient("timed out") from None
         except openai.APIConnectionError as exc:
-            refused = isinstance(exc.__cause__, httpx2.ConnectError)
+            refused = isinstance(exc.__cause__, httpx.ConnectError)
             raise Transient(
                 "connection refused" if refused else "connection dropped", unreachable=refused
             ) from None
