@@ -168,3 +168,11 @@ def test_embeddings_are_batched_and_usage_split(server: FakeOpenAIServer, make_l
 )
 def test_retry_after_parsing(headers: dict[str, str], expected: float | None) -> None:
     assert retry_after_seconds(headers, now=1767225600.0) == expected  # 2026-01-01T00:00:00Z
+
+
+def test_rate_limit_from_config_spaces_requests(server: FakeOpenAIServer, make_llm: Make) -> None:
+    llm = make_llm(rpm=1200, concurrency=16)  # 20 per second, a burst of 20
+    start = time.perf_counter()
+    llm.complete_all([ChatRequest.of(f"p{i}") for i in range(30)])
+    assert time.perf_counter() - start >= 0.45  # the 10 after the burst come at 20 per second
+    assert server.requests == 30
