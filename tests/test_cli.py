@@ -126,3 +126,21 @@ def test_datasets_lists_what_is_missing(tmp_path: Path, capsys) -> None:
     assert main(["datasets", "--data-dir", str(tmp_path), "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["ml-100k"]["path"] is None and "ml-100k/u.data" in rows["ml-100k"]["missing"]
+
+
+def test_cache_stats_and_export(tmp_path: Path, capsys) -> None:
+    from llmrec.cache import Cache
+
+    path = tmp_path / "c.sqlite"
+    with Cache(path) as cache:
+        cache.put("k1", {"text": "a"}, stage="edges")
+        cache.put("k2", {"text": "b"}, stage="edges")
+        cache.put("k3", {"text": "c"}, stage="profiles")
+    capsys.readouterr()
+    assert main(["cache", "stats", "--path", str(path), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["entries"] == 3 and stats["stages"] == {"edges": 2, "profiles": 1}
+    out = tmp_path / "dump.jsonl"
+    assert main(["cache", "export", str(out), "--path", str(path)]) == 0
+    assert len(out.read_text().splitlines()) == 3
+    assert "no cache" in _error(capsys, ["cache", "stats", "--path", str(tmp_path / "none.sqlite")])

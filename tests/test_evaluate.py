@@ -63,3 +63,45 @@ def test_evaluate_batches_agree_with_one_batch() -> None:
     a = evaluate(lambda u: scores[u].clone(), test, [train], ks=(5, 10), batch_size=7)
     b = evaluate(lambda u: scores[u].clone(), test, [train], ks=(5, 10), batch_size=1000)
     assert a == pytest.approx(b)
+
+
+def _reference_metrics(
+    scores: np.ndarray, train: list[set[int]], test: list[set[int]], k: int
+) -> dict[str, float]:
+    """Plain-Python loops over users: an independent route to every metric."""
+    totals = dict.fromkeys(("recall", "precision", "ndcg", "hit", "mrr"), 0.0)
+    n_users = 0
+    for u, truth in enumerate(test):
+        if not truth:
+            continue
+        n_users += 1
+        ranked = [
+            i for i in sorted(range(scores.shape[1]), key=lambda i: -scores[u, i]) if i not in train[u]
+        ][:k]
+        hits = [1.0 if i in truth else 0.0 for i in ranked]
+        dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
+        idcg = sum(1 / math.log2(r + 2) for r in range(min(k, len(truth))))
+        totals["recall"] += sum(hits) / len(truth)
+        totals["precision"] += sum(hits) / k
+        totals["ndcg"] += dcg / idcg
+        totals["hit"] += float(any(hits))
+        totals["mrr"] += next((1 / (r + 1) for r, h in enumerate(hits) if h), 0.0)
+    return {f"{name}@{k}": value / n_users for name, value in totals.items()}
+
+
+def test_evaluate_matches_brute_force_reference() -> None:
+    rng = np.random.default_rng(7)
+    n_users, n_items = 60, 45
+    scores = rng.normal(size=(n_users, n_items)).astype(np.float32)
+    train = [set(rng.choice(n_items, rng.integers(1, 15), replace=False).tolist()) for _ in range(n_users)]
+    test = [
+        set(rng.choice(n_items, rng.integers(0, 6), replace=False).tolist()) - train[u]
+        for u in range(n_users)
+    ]
+    tr = _inter([sorted(s) for s in train], n_items)
+    te = _inter([sorted(s) for s in test], n_items)
+    got = evaluate(lambda u: torch.from_numpy(scores)[u].clone(), te, [tr], ks=(5, 20), batch_size=16)
+    for k in (5, 20):
+        assert {m: got[m] for m in _reference_metrics(scores, train, test, k)} == pytest.approx(
+            _reference_metrics(scores, train, test, k), rel=1e-5
+        )

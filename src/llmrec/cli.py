@@ -17,6 +17,7 @@ from llmrec.config import RunConfig
 from llmrec.errors import ConfigError, LLMRecError
 
 ENV_DATA_DIR = "LLMREC_DATA_DIR"
+DEFAULT_CACHE = "runs/llm_cache.sqlite"  # the same default as LLMConfig.cache_path
 TABLE_METRICS = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr@20")
 
 
@@ -79,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="number of items (default 10)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_recommend)
+
+    cache = sub.add_parser("cache", help="inspect or export the LLM response cache")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    p = cache_sub.add_parser("stats", parents=[common], help="entries per stage, size, age")
+    p.add_argument("--path", default=DEFAULT_CACHE, help=f"cache file (default {DEFAULT_CACHE})")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_cache_stats)
+    p = cache_sub.add_parser(
+        "export", parents=[common], help="write every cached answer as JSONL (replayable)"
+    )
+    p.add_argument("out", type=Path, help="output .jsonl file")
+    p.add_argument("--path", default=DEFAULT_CACHE, help=f"cache file (default {DEFAULT_CACHE})")
+    p.set_defaults(func=cmd_cache_export)
     return parser
 
 
@@ -230,6 +244,30 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     for row in items:
         label = row["title"] or f"item {row['item_id']}"
         print(f"{row['rank']:>3}. {label}  (id {row['item_id']}, score {row['score']:.3f})")
+    return 0
+
+
+def cmd_cache_stats(args: argparse.Namespace) -> int:
+    """`llmrec cache stats`."""
+    from llmrec.cache import cache_stats
+
+    stats = cache_stats(args.path)
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(f"{stats['path']}: {stats['entries']:,} answers, {stats['bytes'] / 1e6:.1f} MB")
+    print(f"oldest {stats['oldest']}, newest {stats['newest']}")
+    for stage, n in sorted(stats["stages"].items()):
+        print(f"  {stage or '(no stage)'}: {n:,}")
+    return 0
+
+
+def cmd_cache_export(args: argparse.Namespace) -> int:
+    """`llmrec cache export OUT.jsonl`."""
+    from llmrec.cache import cache_export
+
+    rows = cache_export(args.path, args.out)
+    print(f"wrote {rows:,} answers to {args.out}")
     return 0
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+from tqdm.auto import tqdm
 
 from llmrec import config as cfgmod
 from llmrec.config import RunConfig
@@ -89,7 +90,7 @@ def train_models(
             cfg.train.reg,
         )
         result = fit(model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress)
-        test = test_model(model, graph, split, cfg)
+        test = test_model(model, graph, split, cfg, show_progress)
         _atomic_torch_save(model.state_dict(), out / f"model-seed{seed}.pt")
         runs.append(
             {
@@ -108,13 +109,23 @@ def train_models(
     return metrics
 
 
-def test_model(model: torch.nn.Module, graph: Any, split: Split, cfg: RunConfig) -> dict[str, float]:
+def test_model(
+    model: torch.nn.Module, graph: Any, split: Split, cfg: RunConfig, show_progress: bool | None = None
+) -> dict[str, float]:
     """Test metrics of a trained model with train and valid items masked."""
     model.eval()
     with torch.no_grad():
         user_emb, item_emb = model.embed(graph)
     scorer = embedding_scorer(user_emb, item_emb)
-    return evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
+    with _bar(len(split.test.active_users()), "test", show_progress) as bar:
+        return evaluate(
+            scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size, bar.update
+        )
+
+
+def _bar(total: int, desc: str, show: bool | None) -> tqdm:
+    """A transient progress bar over users; hidden when output is not a terminal (show=None)."""
+    return tqdm(total=total, desc=desc, unit="user", leave=False, disable=None if show is None else not show)
 
 
 def summarise(
@@ -186,7 +197,7 @@ def compare(
 
 
 def save_split(split: Split, dataset: Dataset, out: Path) -> None:
-    """Store the split matrices, id maps and item titles so the run dir stands alone."""
+    """Store the split matrices, id maps and item/user metadata so the run dir stands alone."""
     arrays = {
         f"{part}_{attr}": getattr(getattr(split, part).user_items, attr)
         for part in ("train", "valid", "test")
@@ -197,8 +208,15 @@ def save_split(split: Split, dataset: Dataset, out: Path) -> None:
     _atomic_write(out / "split.npz", lambda f: np.savez_compressed(f, **arrays), binary=True)
     titles = _item_titles(dataset)
     if titles is not None:
-        frame = pd.DataFrame({"item_id": split.train.item_ids.astype(str), "title": titles})
-        _atomic_write(out / "items.tsv", lambda f: frame.to_csv(f, sep="\t", index=False))
+        items = pd.DataFrame({"item_id": split.train.item_ids.astype(str), "title": titles})
+        if dataset.item_meta is not None:  # every metadata column, for the LLM stages
+            extra = dataset.item_meta.drop(columns=["title"], errors="ignore").reindex(range(dataset.n_items))
+            items = pd.concat([items, extra.reset_index(drop=True)], axis=1)
+        _atomic_write(out / "items.tsv", lambda f: items.to_csv(f, sep="\t", index=False))
+    if dataset.user_meta is not None:
+        users = dataset.user_meta.reindex(range(dataset.n_users)).reset_index(drop=True)
+        users.insert(0, "user_id", split.train.user_ids.astype(str))
+        _atomic_write(out / "users.tsv", lambda f: users.to_csv(f, sep="\t", index=False))
 
 
 def _item_titles(dataset: Dataset) -> list[str] | None:
@@ -312,10 +330,20 @@ def recommend(run_dir: Path, user: str, k: int = 10) -> list[dict[str, Any]]:
 
 def _load_titles(run_dir: Path) -> list[str] | None:
     """Item titles saved with the run, by internal index."""
+    meta = load_item_meta(run_dir)
+    return None if meta is None else meta["title"].tolist()
+
+
+def load_item_meta(run_dir: Path) -> pd.DataFrame | None:
+    """Item metadata saved with a run (all text, by internal index), or None."""
     path = run_dir / "items.tsv"
-    if not path.exists():
-        return None
-    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)["title"].tolist()
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False) if path.exists() else None
+
+
+def load_user_meta(run_dir: Path) -> pd.DataFrame | None:
+    """User metadata (demographics) saved with a run, by internal index, or None."""
+    path = run_dir / "users.tsv"
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False) if path.exists() else None
 
 
 # --- atomic writes ---------------------------------------------------------------------------
