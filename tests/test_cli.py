@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from llmrec.cli import main
-from llmrec.pipeline import load_split
+from llmrec.rundir import load_split
 
 
 @pytest.fixture

@@ -1,0 +1,143 @@
+"""Run directories: everything a stage writes for later stages, read and written atomically.
+
+A run directory stands alone: the resolved config, the exact split, item and user metadata and
+the selected weights, so evaluation, recommendation and the LLM stages need no data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from llmrec import config as cfgmod
+from llmrec.config import RunConfig
+from llmrec.data.dataset import Dataset, Split
+from llmrec.data.interactions import Interactions
+from llmrec.errors import DataError
+from llmrec.models import build_model
+
+
+def save_split(split: Split, dataset: Dataset, out: Path) -> None:
+    """Store the split matrices, id maps and item/user metadata so the run dir stands alone."""
+    arrays = {
+        f"{part}_{attr}": getattr(getattr(split, part).user_items, attr)
+        for part in ("train", "valid", "test")
+        for attr in ("indptr", "indices")
+    }
+    arrays["user_ids"] = split.train.user_ids.astype(str)
+    arrays["item_ids"] = split.train.item_ids.astype(str)
+    _atomic_write(out / "split.npz", lambda f: np.savez_compressed(f, **arrays), binary=True)
+    titles = _item_titles(dataset)
+    if titles is not None:
+        items = pd.DataFrame({"item_id": split.train.item_ids.astype(str), "title": titles})
+        if dataset.item_meta is not None:  # every metadata column, for the LLM stages
+            extra = dataset.item_meta.drop(columns=["title"], errors="ignore").reindex(range(dataset.n_items))
+            items = pd.concat([items, extra.reset_index(drop=True)], axis=1)
+        _atomic_write(out / "items.tsv", lambda f: items.to_csv(f, sep="\t", index=False))
+    if dataset.user_meta is not None:
+        users = dataset.user_meta.reindex(range(dataset.n_users)).reset_index(drop=True)
+        users.insert(0, "user_id", split.train.user_ids.astype(str))
+        _atomic_write(out / "users.tsv", lambda f: users.to_csv(f, sep="\t", index=False))
+
+
+def _item_titles(dataset: Dataset) -> list[str] | None:
+    """Titles by internal item index, or None when the dataset has none."""
+    meta = dataset.item_meta
+    if meta is None or "title" not in meta:
+        return None
+    titles = meta["title"].reindex(range(dataset.n_items)).fillna("").astype(str).tolist()
+    return titles if any(titles) else None
+
+
+def load_split(run_dir: Path) -> Split:
+    """Rebuild the Split saved in a run directory."""
+    path = run_dir / "split.npz"
+    if not path.exists():
+        raise DataError(f"{run_dir} is not a run directory: {path.name} is missing")
+    with np.load(path) as z:
+        user_ids, item_ids = z["user_ids"], z["item_ids"]
+        shape = (len(user_ids), len(item_ids))
+        parts = {}
+        for part in ("train", "valid", "test"):
+            indices = z[f"{part}_indices"]
+            matrix = sp.csr_matrix(
+                (np.ones(len(indices), np.float32), indices, z[f"{part}_indptr"]), shape=shape
+            )
+            parts[part] = Interactions(matrix, user_ids, item_ids)
+    return Split(parts["train"], parts["valid"], parts["test"], method="saved")
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    """The resolved config a run was trained with."""
+    for name in ("config.toml", "split.npz"):
+        if not (run_dir / name).exists():
+            raise DataError(f"{run_dir} is not a run directory: {name} is missing")
+    return cfgmod.load(run_dir / "config.toml")
+
+
+def load_model(run_dir: Path, cfg: RunConfig, split: Split, seed: int | None = None) -> torch.nn.Module:
+    """The selected model of one seed (default: the first)."""
+    seed = cfg.seed if seed is None else seed
+    path = run_dir / f"model-seed{seed}.pt"
+    if not path.exists():
+        raise DataError(f"no trained model for seed {seed} in {run_dir} ({path.name} missing)")
+    model = build_model(
+        cfg.model.name,
+        split.train.n_users,
+        split.train.n_items,
+        cfg.model.dim,
+        cfg.model.n_layers,
+        cfg.train.reg,
+    )
+    model.load_state_dict(torch.load(path, weights_only=True))
+    model.eval()
+    return model
+
+
+def load_titles(run_dir: Path) -> list[str] | None:
+    """Item titles saved with the run, by internal index."""
+    meta = load_item_meta(run_dir)
+    return None if meta is None else meta["title"].tolist()
+
+
+def load_item_meta(run_dir: Path) -> pd.DataFrame | None:
+    """Item metadata saved with a run (all text, by internal index), or None."""
+    path = run_dir / "items.tsv"
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False) if path.exists() else None
+
+
+def load_user_meta(run_dir: Path) -> pd.DataFrame | None:
+    """User metadata (demographics) saved with a run, by internal index, or None."""
+    path = run_dir / "users.tsv"
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False) if path.exists() else None
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file + rename), so a killed run never leaves half a file."""
+    _atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, sort_keys=False)))
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save through a temp file + rename."""
+    _atomic_write(path, lambda f: torch.save(obj, f), binary=True)
+
+
+def _atomic_write(path: Path, write: Any, binary: bool = False) -> None:
+    """Call write(file) on a temp file in path's folder, then rename it over path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
