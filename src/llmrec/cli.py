@@ -81,6 +81,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_recommend)
 
+    p = sub.add_parser(
+        "augment", parents=[common], help="augment a trained run: LLM-picked edges, item attributes, profiles"
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="an `llmrec train` or `llmrec run` folder")
+    p.add_argument(
+        "--llm",
+        choices=["openai", "llamacpp", "replay", "local"],
+        help="the teacher: an LLM backend, or local (no LLM: a labelled baseline); default augment.teacher",
+    )
+    p.add_argument("--config", type=Path, help="TOML with [augment] and [llm] tables (default: the run's)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an augment.* or llm.* key, e.g. --set augment.n_candidates=20 --set llm.model=m",
+    )
+    p.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/augment)")
+    p.add_argument(
+        "--import-llmrec", type=Path, metavar="DIR", help="LLMRec's released files in DIR as teacher"
+    )
+    p.add_argument("--export-llmrec", type=Path, metavar="DIR", help="also write LLMRec's layout into DIR")
+    p.add_argument("--json", action="store_true", help="print the audit as JSON")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars (default: only on a terminal)",
+    )
+    p.set_defaults(func=cmd_augment)
+
     cache = sub.add_parser("cache", help="inspect or export the LLM response cache")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     p = cache_sub.add_parser("stats", parents=[common], help="entries per stage, size, age")
@@ -245,6 +276,44 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         label = row["title"] or f"item {row['item_id']}"
         print(f"{row['rank']:>3}. {label}  (id {row['item_id']}, score {row['score']:.3f})")
     return 0
+
+
+def cmd_augment(args: argparse.Namespace) -> int:
+    """`llmrec augment RUN_DIR`."""
+    from llmrec.augment.audit import format_audit
+    from llmrec.augment.stage import export_run, run_augmentation
+
+    cfg = cfgmod.load(args.config) if args.config else _config_of_run(args.run_dir)
+    changes: dict[str, Any] = {}
+    for item in args.set:
+        key, value = _parse_override(item)
+        if key.split(".")[0] not in ("augment", "llm"):
+            raise ConfigError(f"--set {key}: `llmrec augment` takes only augment.* and llm.* keys")
+        changes[key] = value
+    if args.llm and args.import_llmrec:
+        raise ConfigError("--llm and --import-llmrec both name a teacher; give one")
+    if args.llm == "local":
+        changes["augment.teacher"] = "local"
+    elif args.llm:
+        changes.update({"augment.teacher": "llm", "llm.backend": args.llm})
+    if args.import_llmrec:
+        changes.update({"augment.teacher": "llmrec", "augment.import_dir": str(args.import_llmrec)})
+    cfg = _apply(cfg, changes) if changes else cfg
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)  # its INFO lines are internals
+    audit = run_augmentation(args.run_dir, cfg.augment, cfg.llm, dict(os.environ), args.out, args.progress)
+    print(json.dumps(audit, indent=2) if args.json else format_audit(audit))
+    if args.export_llmrec:
+        files = export_run(args.run_dir, cfg.augment, args.out, args.export_llmrec)
+        print(f"LLMRec layout: {', '.join(files)} in {args.export_llmrec}", file=sys.stderr)
+    print(f"augmentation folder: {args.out or args.run_dir / 'augment'}", file=sys.stderr)
+    return 0
+
+
+def _config_of_run(run_dir: Path) -> RunConfig:
+    """The config a run was trained with (any model's, for an `llmrec run` folder), else the defaults."""
+    found = [run_dir / "config.toml", *sorted(run_dir.glob("*/config.toml"))]
+    path = next((p for p in found if p.is_file()), None)
+    return cfgmod.load(path) if path else RunConfig()
 
 
 def cmd_cache_stats(args: argparse.Namespace) -> int:

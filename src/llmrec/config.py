@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from llmrec.augment.config import AugmentConfig
 from llmrec.errors import ConfigError
+from llmrec.llm.config import LLMConfig
 
 T = TypeVar("T")
 
@@ -92,6 +94,8 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # `llmrec augment`: see docs/augment.md
+    llm: LLMConfig = field(default_factory=LLMConfig)  # the LLM behind augment (see docs/llm.md)
     seed: int = 2024  # first model seed; seed + i for the i-th repeat
     seeds: int = 1
     models: tuple[str, ...] = ()  # `llmrec run`: models compared on one split (empty: model.name)

@@ -1,0 +1,144 @@
+"""Implicit-feedback augmentation: one liked and one disliked candidate per user, as (user, pos, neg).
+
+Both teachers ask the same users: those with a history and at least two candidates. A user with fewer
+candidates than asked for (a small catalogue, a heavy user) is asked about the ones there are.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from llmrec.augment.ask import ask
+from llmrec.augment.candidates import NO_ITEM, count_candidates
+from llmrec.augment.config import AugmentConfig
+from llmrec.augment.inputs import Inputs, ItemLines
+from llmrec.augment.parsers import parse_pair
+from llmrec.augment.prompts import EDGES_TEMPLATE, chat, edges_expected, edges_prompt, estimate_tokens
+from llmrec.augment.teacher import nearest_farthest
+from llmrec.llm import Backend, StageStats
+
+
+@dataclass
+class EdgeResult:
+    """Augmented triples by internal index, what happened on the way, and a few prompts with answers."""
+
+    users: np.ndarray
+    pos: np.ndarray
+    neg: np.ndarray
+    report: dict[str, Any] = field(default_factory=dict)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan_users(inputs: Inputs, candidates: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+    """Users who can be asked, and how many were skipped or get a short candidate list, and why."""
+    has_history = np.diff(inputs.train.user_items.indptr) > 0
+    n_cand = count_candidates(candidates)
+    eligible = has_history & (n_cand >= 2)
+    counts = {
+        "users": int(inputs.n_users),
+        "no_history": int((~has_history).sum()),
+        "too_few_candidates": int((has_history & (n_cand < 2)).sum()),
+        "short_candidates": int((eligible & (n_cand < candidates.shape[1])).sum()),
+    }
+    return np.flatnonzero(eligible), counts
+
+
+def edge_prompt(
+    inputs: Inputs, lines: ItemLines, candidates: np.ndarray, user: int, aug: AugmentConfig
+) -> str:
+    """The edges prompt of one user: their history and their numbered candidates."""
+    history = [lines.brief[i] for i in inputs.history(user, aug.seed)]
+    return edges_prompt(
+        history,
+        [lines.full[i] for i in candidates[user] if i != NO_ITEM],
+        inputs.noun,
+        aug.history_token_budget,
+    )
+
+
+def llm_edges(
+    llm: Backend,
+    stats: StageStats,
+    inputs: Inputs,
+    lines: ItemLines,
+    candidates: np.ndarray,
+    aug: AugmentConfig,
+) -> EdgeResult:
+    """Ask the LLM once per user (one batch), keep the pairs that parse, with one repair each."""
+    users, counts = plan_users(inputs, candidates)
+    prompts = [edge_prompt(inputs, lines, candidates, int(u), aug) for u in users]
+    fits = np.array([estimate_tokens(p) <= aug.prompt_token_budget for p in prompts], dtype=bool)
+    sent = users[fits]
+    n_cand = count_candidates(candidates)
+    asked = ask(
+        llm,
+        [chat(p, EDGES_TEMPLATE) for p, ok in zip(prompts, fits, strict=True) if ok],
+        [int(n_cand[u]) for u in sent],
+        lambda n: functools.partial(parse_pair, n=n),
+        edges_expected,
+        stats,
+    )
+    kept = [(int(u), pair) for u, pair in zip(sent, asked.values, strict=True) if pair is not None]
+    result = EdgeResult(
+        np.array([u for u, _ in kept], dtype=np.int64),
+        np.array([candidates[u, liked - 1] for u, (liked, _) in kept], dtype=np.int64),
+        np.array([candidates[u, disliked - 1] for u, (_, disliked) in kept], dtype=np.int64),
+        {**counts, "over_budget": int((~fits).sum()), **asked.summary()},
+    )
+    sent_prompts = [p for p, ok in zip(prompts, fits, strict=True) if ok]
+    for k in _sample(len(sent), aug):
+        result.samples.append(
+            _sample_row(inputs, int(sent[k]), sent_prompts[k], asked.answers[k], asked.values[k], candidates)
+        )
+    return result
+
+
+def local_edges(
+    item_vecs: np.ndarray, inputs: Inputs, lines: ItemLines, candidates: np.ndarray, aug: AugmentConfig
+) -> EdgeResult:
+    """The local teacher's picks: nearest and farthest candidate to the history in embedding space."""
+    users, counts = plan_users(inputs, candidates)
+    pos, neg = nearest_farthest(item_vecs, inputs.train.user_items, candidates)
+    users = users[pos[users] != NO_ITEM]
+    result = EdgeResult(users, pos[users], neg[users], {**counts, "prompts": 0, "usable": len(users)})
+    for k in _sample(len(users), aug):
+        u = int(users[k])
+        row = list(candidates[u])
+        answer = f"{row.index(pos[u]) + 1}::{row.index(neg[u]) + 1}"
+        prompt = edge_prompt(inputs, lines, candidates, u, aug)
+        sample = _sample_row(
+            inputs, u, prompt, answer, (row.index(pos[u]) + 1, row.index(neg[u]) + 1), candidates
+        )
+        result.samples.append({**sample, "note": "prompt not sent: the local teacher answered"})
+    return result
+
+
+def _sample(n: int, aug: AugmentConfig) -> list[int]:
+    """Positions of the audit sample among `n` prompts, fixed by the seed."""
+    rng = np.random.default_rng(aug.seed)
+    return sorted(rng.choice(n, size=min(n, aug.audit_samples), replace=False).tolist())
+
+
+def _sample_row(
+    inputs: Inputs,
+    user: int,
+    prompt: str,
+    answer: str | None,
+    pair: tuple[int, int] | None,
+    candidates: np.ndarray,
+) -> dict[str, Any]:
+    """One prompt of the audit sample with its answer and what was made of it."""
+    parsed = None
+    if pair is not None:
+        liked, disliked = (int(candidates[user, k - 1]) for k in pair)
+        parsed = {"liked": _title(inputs, liked), "disliked": _title(inputs, disliked)}
+    return {"user_id": str(inputs.train.user_ids[user]), "prompt": prompt, "answer": answer, "parsed": parsed}
+
+
+def _title(inputs: Inputs, item: int) -> str:
+    """An item's title, or its id when it has none."""
+    return inputs.items[item].get("title") or f"item {inputs.train.item_ids[item]}"
