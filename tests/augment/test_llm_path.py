@@ -188,6 +188,8 @@ def test_llm_teacher_counts_every_answer_and_reruns_for_free(
     assert index["files"]["user_profile.npy"] == {"shape": [9, 8], "missing_rows": 2}  # u3 dropped, u6 none
     usage = json.loads((out / "llm_usage.json").read_text())
     assert usage["stages"]["edges"]["repairs"] == 4 and usage["stages"]["edges"]["invalid"] == 2
+    assert usage["stages"]["encode"]["answered"] > 0 and usage["teacher"]["kind"] == "llm"
+    assert audit["llm_usage"]["requests"] == server.requests  # every request is accounted, embeddings too
     assert "edges: 5 (user, pos, neg) triples" in format_audit(audit)
     assert len(audit["samples"]["edges"]) == 2 and audit["samples"]["edges"][0]["prompt"].startswith(
         "Recommend"

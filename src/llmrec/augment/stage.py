@@ -119,6 +119,8 @@ def run_augmentation(
         encoder = _encoder(aug, cached, show_progress)
 
         def encode(texts: list[str], dim: int | None = None) -> np.ndarray:
+            if cached is not None and aug.encoder == "llm":  # embedding requests: a stage of their own
+                cached.stats, cached.on_progress = accounting.stage("encode"), None
             return encode_texts(texts, encoder, store, encode_stats, dim)
 
         def asker(stage: str) -> Any:
