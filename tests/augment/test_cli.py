@@ -89,6 +89,8 @@ def test_bad_input(toy_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "llm.replay_path" in _error(capsys, ["augment", str(toy_run), "--llm", "replay"])
     missing = tmp_path / "release"
     missing.mkdir()
+    empty = ["augment", str(toy_run), "--import-llmrec", str(missing), "--set", "augment.n_candidates=4"]
+    assert "none of LLMRec's files" in _error(capsys, empty)
     (missing / "augmented_sample_dict").write_bytes(b"\x80\x04garbage")
     argv = ["augment", str(toy_run), "--import-llmrec", str(missing), "--set", "augment.n_candidates=4",
             "--set", f'augment.vector_cache="{tmp_path / "v.sqlite"}"']  # fmt: skip

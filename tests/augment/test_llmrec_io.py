@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from llmrec.augment.artefacts import read_attributes, read_edges, read_profiles
+from llmrec.augment.audit import format_audit
 from llmrec.augment.config import AugmentConfig
 from llmrec.augment.inputs import load_inputs
 from llmrec.augment.llmrec_io import (
@@ -134,6 +135,7 @@ def test_export_then_import_gives_the_same_augmentation(
         "source": str(release),
     }
     assert audit["edges"]["invalid_imported"] == {"out_of_range": 4}  # the four users without a pair
+    assert "imported 9 entries from LLMRec's files; unusable: out_of_range 4" in format_audit(audit)
     original, back = read_edges(toy_run / "augment"), read_edges(tmp_path / "imported")
     for key in ("user", "pos", "neg", "user_id", "pos_id", "neg_id"):
         assert back[key].tolist() == original[key].tolist()

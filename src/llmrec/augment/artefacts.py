@@ -7,6 +7,7 @@ mistaken for a finished one.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -33,8 +34,9 @@ def atomic_write(path: Path, write: Callable[[IO[Any]], Any], binary: bool = Fal
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as f:
             write(f)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; artefacts are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -134,7 +136,7 @@ def write_embeddings(
     """One .npy per array (rows by internal index, zeros where the text is missing) and a JSON index."""
     files = []
     for name, array in arrays.items():
-        atomic_write(out / f"{name}.npy", lambda f, a=array: np.save(f, a.astype(np.float32)), binary=True)
+        atomic_write(out / f"{name}.npy", functools.partial(_save_npy, array=array), binary=True)
         files.append(f"{name}.npy")
     index = {
         "model": model,
@@ -145,6 +147,11 @@ def write_embeddings(
     }  # fmt: skip
     write_json(out / EMBEDDINGS_INDEX, index)
     return [*files, EMBEDDINGS_INDEX]
+
+
+def _save_npy(f: IO[Any], array: np.ndarray) -> None:
+    """Write one array as float32 .npy."""
+    np.save(f, array.astype(np.float32))
 
 
 def read_embedding(out: Path, name: str) -> np.ndarray:

@@ -130,7 +130,10 @@ def format_audit(audit: Mapping[str, Any]) -> str:
 
 
 def _parse_lines(report: Mapping[str, Any]) -> list[str]:
-    """The LLM-answer counters of one augmentation, when it asked an LLM."""
+    """The LLM-answer counters of one augmentation, when it asked an LLM or imported LLMRec's answers."""
+    if "imported_entries" in report:
+        invalid = ", ".join(f"{k} {v}" for k, v in report["invalid_imported"].items()) or "none"
+        return [f"  imported {report['imported_entries']:,} entries from LLMRec's files; unusable: {invalid}"]
     if not report.get("prompts"):
         return []
     rejected = report["rejected_first_answers"]

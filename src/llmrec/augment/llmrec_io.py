@@ -24,6 +24,7 @@ import numbers
 import pickle
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,26 @@ def safe_load(path: Path) -> Any:
 def import_files(folder: Path) -> list[Path]:
     """The LLMRec files of `folder` that an import reads (for the fingerprint)."""
     return [folder / n for n in (SAMPLES, ATTRIBUTES, PROFILES) if (folder / n).is_file()]
+
+
+@dataclass(frozen=True)
+class Release:
+    """What an LLMRec folder holds, as our results (None: that file is not there)."""
+
+    edges: EdgeResult | None
+    attributes: AttributeResult | None
+    profiles: ProfileResult | None
+
+
+def import_release(folder: Path, inputs: Inputs, names: tuple[str, ...]) -> Release:
+    """Read every LLMRec file of `folder`; a folder with none of them is a DataError."""
+    if not import_files(folder):
+        raise DataError(f"{folder}: none of LLMRec's files ({SAMPLES}, {ATTRIBUTES}, {PROFILES}) is there")
+    return Release(
+        import_edges(folder, inputs),
+        import_attributes(folder, inputs, names),
+        import_profiles(folder, inputs),
+    )
 
 
 def import_edges(folder: Path, inputs: Inputs) -> EdgeResult | None:

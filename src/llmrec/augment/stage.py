@@ -8,6 +8,7 @@ The LLM's cache makes a rebuild after an interruption cost only the prompts not 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -31,13 +32,7 @@ from llmrec.augment.candidates import embedding_scorer, top_candidates
 from llmrec.augment.config import AugmentConfig
 from llmrec.augment.edges import EdgeResult, llm_edges, local_edges
 from llmrec.augment.inputs import Inputs, ItemLines, describe_items, item_lines, load_inputs
-from llmrec.augment.llmrec_io import (
-    export_llmrec,
-    import_attributes,
-    import_edges,
-    import_files,
-    import_profiles,
-)
+from llmrec.augment.llmrec_io import Release, export_llmrec, import_files, import_release
 from llmrec.augment.profiles import ProfileResult, llm_profiles, local_profiles, profile_text
 from llmrec.augment.prompts import ATTRIBUTES_TEMPLATE, EDGES_TEMPLATE, PROFILES_TEMPLATE, item_noun
 from llmrec.augment.teacher import LOCAL_TEACHER
@@ -107,6 +102,9 @@ def run_augmentation(
         "augment: %s users, %s items; candidates: top-%d of %s (%s)",
         f"{inputs.n_users:,}", f"{inputs.n_items:,}", aug.n_candidates, base.cfg.model.name, base.selected_by,
     )  # fmt: skip
+    release = (
+        import_release(Path(aug.import_dir), inputs, aug.attributes) if aug.teacher == "llmrec" else None
+    )
     candidates = compute_candidates(base, split, aug.n_candidates)
     accounting = Accounting(llm_cfg.prices if llm_cfg else ())
     encode_stats = EncodeStats()
@@ -127,11 +125,11 @@ def run_augmentation(
             return _stage_llm(cached, accounting.stage(stage), show_progress)
 
         item_text = encode(item_lines(inputs, aug.max_field_words))
-        attrs = _attributes(aug, inputs, asker) if aug.item_attributes else None
+        attrs = _attributes(aug, inputs, asker, release) if aug.item_attributes else None
         extra = attrs.values if attrs else None
         lines = describe_items(inputs, aug.max_field_words, aug.history_field_words, extra)
-        edges = _edges(aug, inputs, lines, candidates, item_text, asker) if aug.edges else None
-        profiles = _profiles(aug, inputs, lines, attrs, asker) if aug.profiles else None
+        edges = _edges(aug, inputs, lines, candidates, item_text, asker, release) if aug.edges else None
+        profiles = _profiles(aug, inputs, lines, attrs, asker, release) if aug.profiles else None
         vectors = {"item_text": item_text}
         if aug.encode:
             vectors.update(_encode_outputs(aug, attrs, profiles, encode, item_text.shape[1]))
@@ -193,13 +191,13 @@ def select_base(run_dir: Path, model_name: str = "") -> BaseRun:
 
 def compute_candidates(base: BaseRun, split: Split, n: int) -> np.ndarray:
     """Top-n items of the base run's first-seed model per user, training items excluded."""
-    model = load_model(base.path, base.cfg, split)
+    model: Any = load_model(base.path, base.cfg, split)  # embed/score are a contract, not an nn.Module type
     graph = build_graph(split.train) if base.cfg.model.name in GRAPH_MODELS else None
     with torch.no_grad():
         if hasattr(model, "embed"):  # propagate once, not once per batch of users
             score = embedding_scorer(*model.embed(graph))
         else:
-            score = lambda users: model.score(users, graph)  # noqa: E731
+            score = functools.partial(model.score, graph=graph)
         return top_candidates(score, split.train.user_items, n)
 
 
@@ -280,14 +278,15 @@ def _stage_llm(llm: CachedLLM | None, stats: StageStats, show: bool | None) -> I
         log.info("augment: %s", stats.progress_text())
 
 
-def _attributes(aug: AugmentConfig, inputs: Inputs, asker: Callable[[str], Any]) -> AttributeResult:
-    """Item attributes from the configured teacher."""
+def _attributes(
+    aug: AugmentConfig, inputs: Inputs, asker: Callable[[str], Any], release: Release | None
+) -> AttributeResult:
+    """Item attributes from the configured teacher (an import without them: the dataset's own)."""
     if aug.teacher == "llm":
         with asker("attributes") as llm:
             return llm_attributes(llm, llm.stats, inputs, aug)
-    if aug.teacher == "llmrec":
-        imported = import_attributes(Path(aug.import_dir), inputs, aug.attributes)
-        return imported if imported is not None else from_dataset(inputs, aug.attributes)
+    if release is not None and release.attributes is not None:
+        return release.attributes
     return from_dataset(inputs, aug.attributes)
 
 
@@ -298,13 +297,14 @@ def _edges(
     candidates: np.ndarray,
     item_text: np.ndarray,
     asker: Callable[[str], Any],
+    release: Release | None,
 ) -> EdgeResult | None:
     """Augmented (user, pos, neg) triples from the configured teacher (None: the import has none)."""
     if aug.teacher == "llm":
         with asker("edges") as llm:
             return llm_edges(llm, llm.stats, inputs, lines, candidates, aug)
-    if aug.teacher == "llmrec":
-        return import_edges(Path(aug.import_dir), inputs)
+    if release is not None:
+        return release.edges
     return local_edges(item_text, inputs, lines, candidates, aug)
 
 
@@ -314,13 +314,14 @@ def _profiles(
     lines: ItemLines,
     attrs: AttributeResult | None,
     asker: Callable[[str], Any],
+    release: Release | None,
 ) -> ProfileResult | None:
     """User profiles from the configured teacher (None: the import has none)."""
     if aug.teacher == "llm":
         with asker("profiles") as llm:
             return llm_profiles(llm, llm.stats, inputs, lines, aug)
-    if aug.teacher == "llmrec":
-        return import_profiles(Path(aug.import_dir), inputs)
+    if release is not None:
+        return release.profiles
     values = attrs.values if attrs is not None else {}
     items = [
         {**meta, **{n: v for n, column in values.items() if (v := column[i]) is not None}}
