@@ -10,9 +10,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from llmrec.augment.ask import ask
+from llmrec.augment.audit import sample_positions
 from llmrec.augment.config import AugmentConfig
 from llmrec.augment.inputs import Inputs
 from llmrec.augment.parsers import parse_attributes
@@ -84,8 +83,7 @@ def llm_attributes(llm: Backend, stats: StageStats, inputs: Inputs, aug: Augment
         "over_budget": over,
         **asked.summary(),
     }
-    rng = np.random.default_rng(aug.seed)
-    for k in sorted(rng.choice(len(todo), size=min(len(todo), aug.audit_samples), replace=False).tolist()):
+    for k in sample_positions(len(todo), aug.audit_samples, aug.seed):
         i, _, prompt = todo[k]
         result.samples.append(
             {"item_id": str(ids[i]), "prompt": prompt, "answer": asked.answers[k], "parsed": asked.values[k]}

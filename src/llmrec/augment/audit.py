@@ -17,6 +17,11 @@ import scipy.sparse as sp
 from llmrec.augment.candidates import NO_ITEM
 
 
+def sample_positions(n: int, k: int, seed: int) -> list[int]:
+    """`k` of the positions 0..n-1 (all when n <= k), fixed by `seed`, in order: the audit's sample."""
+    return sorted(np.random.default_rng(seed).choice(n, size=min(n, k), replace=False).tolist())
+
+
 def hit_share(users: np.ndarray, items: np.ndarray, valid: sp.csr_matrix) -> float | None:
     """Share of (user, item) pairs whose item is among the user's validation items; None for no pairs."""
     if len(users) == 0:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from llmrec.augment.ask import ask
+from llmrec.augment.audit import sample_positions
 from llmrec.augment.candidates import NO_ITEM, count_candidates
 from llmrec.augment.config import AugmentConfig
 from llmrec.augment.inputs import Inputs, ItemLines
@@ -90,7 +91,7 @@ def llm_edges(
         {**counts, "over_budget": int((~fits).sum()), **asked.summary()},
     )
     sent_prompts = [p for p, ok in zip(prompts, fits, strict=True) if ok]
-    for k in _sample(len(sent), aug):
+    for k in sample_positions(len(sent), aug.audit_samples, aug.seed):
         result.samples.append(
             _sample_row(inputs, int(sent[k]), sent_prompts[k], asked.answers[k], asked.values[k], candidates)
         )
@@ -105,7 +106,7 @@ def local_edges(
     pos, neg = nearest_farthest(item_vecs, inputs.train.user_items, candidates)
     users = users[pos[users] != NO_ITEM]
     result = EdgeResult(users, pos[users], neg[users], {**counts, "prompts": 0, "usable": len(users)})
-    for k in _sample(len(users), aug):
+    for k in sample_positions(len(users), aug.audit_samples, aug.seed):
         u = int(users[k])
         row = list(candidates[u])
         answer = f"{row.index(pos[u]) + 1}::{row.index(neg[u]) + 1}"
@@ -115,12 +116,6 @@ def local_edges(
         )
         result.samples.append({**sample, "note": "prompt not sent: the local teacher answered"})
     return result
-
-
-def _sample(n: int, aug: AugmentConfig) -> list[int]:
-    """Positions of the audit sample among `n` prompts, fixed by the seed."""
-    rng = np.random.default_rng(aug.seed)
-    return sorted(rng.choice(n, size=min(n, aug.audit_samples), replace=False).tolist())
 
 
 def _sample_row(

@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from llmrec.augment.ask import ask
+from llmrec.augment.audit import sample_positions
 from llmrec.augment.config import AugmentConfig
 from llmrec.augment.inputs import Inputs, ItemLines
 from llmrec.augment.parsers import PROFILE_KEYS, parse_profile
@@ -59,7 +58,8 @@ def local_profiles(inputs: Inputs, items: list[dict[str, str]], aug: AugmentConf
     made = sum(p is not None for p in profiles)
     report = {"users": inputs.n_users, "no_history": inputs.n_users - made, "prompts": 0, "usable": made}
     result = ProfileResult(profiles, report)
-    for u in _sample([u for u, p in enumerate(profiles) if p is not None], aug):
+    made_for = [u for u, p in enumerate(profiles) if p is not None]
+    for u in (made_for[k] for k in sample_positions(len(made_for), aug.audit_samples, aug.seed)):
         result.samples.append(
             {
                 "user_id": str(inputs.train.user_ids[u]),
@@ -106,7 +106,7 @@ def llm_profiles(
             **asked.summary(),
         },
     )
-    for k in _sample(list(range(len(sent))), aug):
+    for k in sample_positions(len(sent), aug.audit_samples, aug.seed):
         u = sent[k]
         result.samples.append(
             {
@@ -123,13 +123,3 @@ def with_demographics(profile: dict[str, Any], demographics: Mapping[str, str]) 
     """`profile` with the dataset's own age and gender where it has them (facts beat guesses)."""
     stated = stated_age_gender(demographics)
     return {**profile, **{k: v for k, v in stated.items() if v is not None}}
-
-
-def _sample(pool: list[int], aug: AugmentConfig) -> list[int]:
-    """A fixed-seed sample of `pool` for the audit, in order."""
-    rng = np.random.default_rng(aug.seed)
-    return (
-        sorted(rng.choice(pool, size=min(len(pool), aug.audit_samples), replace=False).tolist())
-        if pool
-        else []
-    )

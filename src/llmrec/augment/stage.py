@@ -117,11 +117,13 @@ def run_augmentation(
         encoder = _encoder(aug, cached, show_progress)
 
         def encode(texts: list[str], dim: int | None = None) -> np.ndarray:
+            """Vectors of `texts` through the vector cache, counted in `encode_stats`."""
             if cached is not None and aug.encoder == "llm":  # embedding requests: a stage of their own
                 cached.stats, cached.on_progress = accounting.stage("encode"), None
             return encode_texts(texts, encoder, store, encode_stats, dim)
 
         def asker(stage: str) -> Any:
+            """The LLM for one augmentation, counting into its own stage of `accounting`."""
             return _stage_llm(cached, accounting.stage(stage), show_progress)
 
         item_text = encode(item_lines(inputs, aug.max_field_words))
