@@ -37,7 +37,7 @@ def _train_args(csv: Path, out: Path, model: str = "bpr-mf") -> list[str]:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("model", ["bpr-mf", "lightgcn"])
+@pytest.mark.parametrize("model", ["bpr-mf", "lightgcn", "sgl", "gf-cf"])
 def test_train_evaluate_recommend_cycle(csv_data: Path, tmp_path: Path, capsys, model: str) -> None:
     out = tmp_path / "run"
     assert main(_train_args(csv_data, out, model)) == 0

@@ -4,7 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from llmrec.graph import normalized_adjacency, to_torch_csr
+from llmrec.data.interactions import Interactions
+from llmrec.graph import build_graph, normalized_adjacency, to_torch_csr
 from llmrec.models.ops import propagate, symmetric_spmm
 
 
@@ -43,3 +44,19 @@ def test_symmetric_spmm_forward() -> None:
     adj = normalized_adjacency(sp.csr_matrix(np.eye(3, dtype=np.float32)))
     x = torch.arange(12, dtype=torch.float32).reshape(6, 2)
     torch.testing.assert_close(symmetric_spmm(to_torch_csr(adj), x), torch.from_numpy(adj.toarray()) @ x)
+
+
+def test_build_graph_carries_train_plus_extra_edges() -> None:
+    ids = np.arange(3)
+    train = Interactions.from_pairs([0, 0, 1], [0, 1, 1], ids, ids)
+    extra = sp.csr_matrix(
+        np.array([[1, 0, 0], [0, 0, 1], [0, 0, 1]], dtype=np.float32)
+    )  # (0, 0) repeats train
+    graph = build_graph(train, extra)
+    expected = np.array([[1, 1, 0], [0, 1, 1], [0, 0, 1]], dtype=np.float32)  # a repeated edge counts once
+    np.testing.assert_array_equal(graph.user_items.toarray(), expected)
+    np.testing.assert_allclose(
+        graph.adj.to_dense().numpy(), normalized_adjacency(sp.csr_matrix(expected)).toarray()
+    )
+    assert train.nnz == 3 and train.user_items.max() == 1  # the training matrix itself is untouched
+    assert build_graph(train).user_items.nnz == 3

@@ -55,9 +55,18 @@ class SplitConfig:
 class ModelConfig:
     """Which model to build and its architecture hyperparameters."""
 
-    name: str = "lightgcn"  # lightgcn | bpr-mf
+    name: str = "lightgcn"  # lightgcn | bpr-mf | sgl | simgcl | gf-cf
     dim: int = 64
     n_layers: int = 3
+    # Model-specific knobs, published defaults (each model reads only its own; see models.KNOBS).
+    ssl_temp: float = 0.2  # InfoNCE temperature tau of SGL and SimGCL (both papers)
+    ssl_max_rows: int = 4096  # InfoNCE over at most this many unique users / items: cost grows as its square
+    sgl_weight: float = 0.1  # SGL-ED's InfoNCE weight lambda (Wu et al. 2021, Yelp2018 / SELFRec)
+    sgl_drop: float = 0.1  # SGL-ED's edge-dropout ratio rho of each view
+    simgcl_weight: float = 0.5  # SimGCL's InfoNCE weight lambda (Yu et al. 2022, Yelp2018)
+    simgcl_eps: float = 0.1  # SimGCL's noise norm epsilon
+    gfcf_alpha: float = 0.3  # GF-CF's weight of the ideal low-pass filter (Shen et al. 2021)
+    gfcf_k: int = 256  # GF-CF's singular vectors in the ideal low-pass filter
 
 
 @dataclass(frozen=True)

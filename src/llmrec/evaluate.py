@@ -14,6 +14,7 @@ time) are excluded from ranking.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -108,3 +109,15 @@ def embedding_scorer(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """A score function over fixed embeddings (computed once, reused for every batch)."""
     return lambda users: user_emb[users] @ item_emb.T
+
+
+def model_scorer(model: torch.nn.Module, graph: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A score function for a model in eval mode: embeddings computed once where the model has them.
+
+    Models without `embed` (e.g. GF-CF, a graph filter with no embedding) are asked for each batch.
+    """
+    model.eval()
+    if not hasattr(model, "embed"):
+        return lambda users: model.score(users, graph)
+    with torch.no_grad():
+        return embedding_scorer(*model.embed(graph))

@@ -22,15 +22,16 @@ from llmrec.data.dataset import Dataset, Split
 from llmrec.data.prepare import load_dataset
 from llmrec.data.split import split as make_split
 from llmrec.errors import ConfigError, DataError, LLMRecError
-from llmrec.evaluate import embedding_scorer, evaluate
+from llmrec.evaluate import evaluate, model_scorer
 from llmrec.graph import build_graph
-from llmrec.models import GRAPH_MODELS, MODELS, build_model
+from llmrec.models import GRAPH_MODELS, MODELS
 from llmrec.rundir import (
     atomic_torch_save,
     load_model,
     load_run_config,
     load_split,
     load_titles,
+    new_model,
     save_split,
     write_json,
 )
@@ -83,14 +84,7 @@ def train_models(
     for i in range(cfg.seeds):
         seed = cfg.seed + i
         torch.manual_seed(seed)
-        model = build_model(
-            cfg.model.name,
-            split.train.n_users,
-            split.train.n_items,
-            cfg.model.dim,
-            cfg.model.n_layers,
-            cfg.train.reg,
-        )
+        model = new_model(cfg, split.train.n_users, split.train.n_items)
         result = fit(model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress)
         test = test_model(model, graph, split, cfg, show_progress)
         atomic_torch_save(model.state_dict(), out / f"model-seed{seed}.pt")
@@ -115,10 +109,7 @@ def test_model(
     model: torch.nn.Module, graph: Any, split: Split, cfg: RunConfig, show_progress: bool | None = None
 ) -> dict[str, float]:
     """Test metrics of a trained model with train and valid items masked."""
-    model.eval()
-    with torch.no_grad():
-        user_emb, item_emb = model.embed(graph)
-    scorer = embedding_scorer(user_emb, item_emb)
+    scorer = model_scorer(model, graph)
     with _bar(len(split.test.active_users()), "test", show_progress) as bar:
         return evaluate(
             scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size, bar.update
@@ -202,9 +193,8 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
     runs = []
     for i in range(cfg.seeds):
-        model = load_model(run_dir, cfg, split, cfg.seed + i)
-        with torch.no_grad():
-            scorer = embedding_scorer(*model.embed(graph))
+        model = load_model(run_dir, cfg, split, cfg.seed + i, None if graph is None else graph.user_items)
+        scorer = model_scorer(model, graph)
         valid = evaluate(scorer, split.valid, [split.train], cfg.eval.ks, cfg.eval.batch_size)
         test = evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
         runs.append({"seed": cfg.seed + i, "valid": valid, "test": test})
@@ -232,7 +222,7 @@ def recommend(run_dir: Path, user: str, k: int = 10) -> list[dict[str, Any]]:
         )
     uid = int(matches[0])
     graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
-    model = load_model(run_dir, cfg, split)
+    model = load_model(run_dir, cfg, split, edges=None if graph is None else graph.user_items)
     with torch.no_grad():
         scores = model.score(torch.tensor([uid]), graph)[0]
     seen = np.concatenate([split.train.items_of(uid), split.valid.items_of(uid)])

@@ -6,6 +6,7 @@ the selected weights, so evaluation, recommendation and the LLM stages need no d
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -83,21 +84,38 @@ def load_run_config(run_dir: Path) -> RunConfig:
     return cfgmod.load(run_dir / "config.toml")
 
 
-def load_model(run_dir: Path, cfg: RunConfig, split: Split, seed: int | None = None) -> torch.nn.Module:
-    """The selected model of one seed (default: the first)."""
+def new_model(cfg: RunConfig, n_users: int, n_items: int) -> torch.nn.Module:
+    """An untrained model as configured: architecture, model-specific knobs, and L2 weight."""
+    knobs = {
+        f.name: getattr(cfg.model, f.name)
+        for f in dataclasses.fields(cfg.model)
+        if f.name not in ("name", "dim", "n_layers")
+    }
+    return build_model(
+        cfg.model.name, n_users, n_items, cfg.model.dim, cfg.model.n_layers, cfg.train.reg, **knobs
+    )
+
+
+def load_model(
+    run_dir: Path,
+    cfg: RunConfig,
+    split: Split,
+    seed: int | None = None,
+    edges: sp.csr_matrix | None = None,
+) -> torch.nn.Module:
+    """The selected model of one seed (default: the first).
+
+    A training-free model (one with a closed-form `fit`, e.g. GF-CF) saves no weights: it is refitted
+    here on `edges`, the training edges its run used (default: the saved train split).
+    """
     seed = cfg.seed if seed is None else seed
     path = run_dir / f"model-seed{seed}.pt"
     if not path.exists():
         raise DataError(f"no trained model for seed {seed} in {run_dir} ({path.name} missing)")
-    model = build_model(
-        cfg.model.name,
-        split.train.n_users,
-        split.train.n_items,
-        cfg.model.dim,
-        cfg.model.n_layers,
-        cfg.train.reg,
-    )
+    model = new_model(cfg, split.train.n_users, split.train.n_items)
     model.load_state_dict(torch.load(path, weights_only=True))
+    if hasattr(model, "fit"):
+        model.fit(split.train.user_items if edges is None else edges)
     model.eval()
     return model
 

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -17,7 +18,7 @@ from llmrec.config import EvalConfig, TrainConfig
 from llmrec.data.interactions import Interactions
 from llmrec.data.sampler import BPRSampler
 from llmrec.errors import ConfigError
-from llmrec.evaluate import METRICS, embedding_scorer, evaluate
+from llmrec.evaluate import METRICS, evaluate, model_scorer
 
 log = logging.getLogger("llmrec")
 
@@ -30,17 +31,14 @@ class FitResult:
     best_valid: dict[str, float]
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
-    stopped_by: str = "epochs"  # epochs | patience | time
+    stopped_by: str = "epochs"  # epochs | patience | time | closed-form (a training-free model)
 
 
 def validate(
     model: nn.Module, graph: Any, valid: Interactions, train: Interactions, eval_cfg: EvalConfig
 ) -> dict[str, float]:
     """Validation metrics with training items masked."""
-    model.eval()
-    with torch.no_grad():
-        user_emb, item_emb = model.embed(graph)
-    return evaluate(embedding_scorer(user_emb, item_emb), valid, [train], eval_cfg.ks, eval_cfg.batch_size)
+    return evaluate(model_scorer(model, graph), valid, [train], eval_cfg.ks, eval_cfg.batch_size)
 
 
 def fit(
@@ -56,21 +54,32 @@ def fit(
     """Train `model` with BPR and Adam; keep the weights with the best validation `cfg.metric`.
 
     Stops after `cfg.epochs`, after `cfg.patience` evaluations without improvement, or when
-    `cfg.max_minutes` is spent. Test data never enters this function.
+    `cfg.max_minutes` is spent. Test data never enters this function. A training-free model (one
+    with a closed-form `fit(user_items)`, e.g. GF-CF) is fitted once on the graph's edges instead.
+    A model with `start_epoch(graph, generator)` (e.g. SGL's dropout views) is called before each epoch.
     """
     check_train_config(cfg, eval_cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    if hasattr(model, "fit"):
+        return _fit_closed_form(model, train, valid, graph, eval_cfg)
     sampler = BPRSampler(train, seed)
+    # its own stream: a generator seeded with `seed` alone would replay the sampler's draws
+    epoch_rng = np.random.default_rng([seed, 1])
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = make_scheduler(optimizer, cfg)
     result = FitResult(best_epoch=0, best_valid={cfg.metric: -math.inf})
     best_state: dict[str, torch.Tensor] | None = None
     bad_evals = 0
     start = time.perf_counter()
+    train_time = 0.0  # time in training steps only, without validation: the cost of an epoch
     epochs = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=_quiet(show_progress))
     for epoch in epochs:
+        epoch_start = time.perf_counter()
+        if hasattr(model, "start_epoch"):
+            model.start_epoch(graph, epoch_rng)
         loss = _train_epoch(model, sampler, optimizer, graph, cfg.batch_size)
+        train_time += time.perf_counter() - epoch_start
         if scheduler is not None:
             scheduler.step()
         if epoch % cfg.eval_every and epoch != cfg.epochs:
@@ -79,7 +88,9 @@ def fit(
         if cfg.metric not in metrics:
             raise ValueError(f"validation metric {cfg.metric!r} not computed; have {sorted(metrics)}")
         elapsed = time.perf_counter() - start
-        result.history.append({"epoch": epoch, "loss": loss, "seconds": elapsed, "valid": metrics})
+        result.history.append(
+            {"epoch": epoch, "loss": loss, "seconds": elapsed, "train_seconds": train_time, "valid": metrics}
+        )
         score = metrics[cfg.metric]
         if score > result.best_valid[cfg.metric]:
             result.best_epoch, result.best_valid = epoch, metrics
@@ -102,6 +113,20 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return result
+
+
+def _fit_closed_form(
+    model: nn.Module, train: Interactions, valid: Interactions, graph: Any, eval_cfg: EvalConfig
+) -> FitResult:
+    """Solve a training-free model once from the graph's edges and record its validation metrics."""
+    start = time.perf_counter()
+    model.fit(train.user_items if graph is None else graph.user_items)
+    fit_seconds = time.perf_counter() - start
+    metrics = validate(model, graph, valid, train, eval_cfg)
+    seconds = time.perf_counter() - start
+    log.info("closed-form fit in %.1f s, with validation %.1f s", fit_seconds, seconds)
+    history = [{"epoch": 0, "loss": None, "seconds": seconds, "train_seconds": fit_seconds, "valid": metrics}]
+    return FitResult(0, metrics, history, train_seconds=seconds, stopped_by="closed-form")
 
 
 def check_train_config(cfg: TrainConfig, eval_cfg: EvalConfig) -> None:

@@ -2,18 +2,24 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from llmrec.config import EvalConfig, TrainConfig
 from llmrec.data.interactions import Interactions
-from llmrec.evaluate import embedding_scorer, evaluate
+from llmrec.evaluate import evaluate, model_scorer, topk_unseen
 from llmrec.graph import build_graph
-from llmrec.models import MODELS, build_model
+from llmrec.models import GRAPH_MODELS, MODELS, build_model
 from llmrec.train import fit, validate
 
 
-def block_split(n_blocks: int = 3, size: int = 8) -> tuple[Interactions, Interactions]:
-    """Users of block b like exactly the items of block b; one item per user is held out."""
+def block_split(
+    n_blocks: int = 3, size: int = 8, n_users: int | None = None
+) -> tuple[Interactions, Interactions]:
+    """Users of block b like exactly the items of block b; one item per user is held out.
+
+    `n_users` beyond n_blocks * size adds users without any interaction.
+    """
     users, items, held_u, held_i = [], [], [], []
     for b in range(n_blocks):
         for k in range(size):
@@ -24,26 +30,53 @@ def block_split(n_blocks: int = 3, size: int = 8) -> tuple[Interactions, Interac
                 (held_u if i == held else users).append(u)
                 (held_i if i == held else items).append(i)
     n = n_blocks * size
-    ids = np.arange(n)
-    return Interactions.from_pairs(users, items, ids, ids), Interactions.from_pairs(held_u, held_i, ids, ids)
+    user_ids, item_ids = np.arange(n_users or n), np.arange(n)
+    return (
+        Interactions.from_pairs(users, items, user_ids, item_ids),
+        Interactions.from_pairs(held_u, held_i, user_ids, item_ids),
+    )
+
+
+def ready(model: torch.nn.Module, graph: object, seed: int = 0) -> torch.nn.Module:
+    """What `fit` does before the first batch: solve a closed-form model, or draw the epoch's state."""
+    if hasattr(model, "fit"):
+        model.fit(graph.user_items)  # type: ignore[attr-defined]
+    if hasattr(model, "start_epoch"):
+        model.start_epoch(graph, np.random.default_rng(seed))
+    return model
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_shapes_and_seeded_determinism(name: str) -> None:
     train, _ = block_split()
     graph = build_graph(train)
-    outs = []
+    scores, losses = [], []
     for _ in range(2):
         torch.manual_seed(3)
-        model = build_model(name, train.n_users, train.n_items, dim=8, n_layers=2, reg=1e-4)
-        users, items = model.embed(graph)
-        assert users.shape == (24, 8) and items.shape == (24, 8)
-        assert model.score(torch.tensor([0, 5]), graph).shape == (2, 24)
-        batch = (torch.tensor([0, 1]), torch.tensor([1, 2]), torch.tensor([20, 21]))
-        loss = model.loss(batch, graph)
-        assert loss.ndim == 0 and torch.isfinite(loss)
-        outs.append(loss.item())
-    assert outs[0] == outs[1]
+        model = ready(build_model(name, train.n_users, train.n_items, dim=8, n_layers=2, reg=1e-4), graph)
+        if hasattr(model, "embed"):
+            users, items = model.embed(graph)
+            assert users.shape == (24, 8) and items.shape == (24, 8)
+        scores.append(model.score(torch.tensor([0, 5]), graph))
+        assert scores[-1].shape == (2, 24) and torch.isfinite(scores[-1]).all()
+        if any(True for _ in model.parameters()):  # a training-free model has no loss
+            batch = (torch.tensor([0, 1]), torch.tensor([1, 2]), torch.tensor([20, 21]))
+            loss = model.loss(batch, graph)
+            assert loss.ndim == 0 and torch.isfinite(loss)
+            losses.append(loss.item())
+    torch.testing.assert_close(scores[0], scores[1], rtol=0, atol=0)
+    assert losses[:1] == losses[1:]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_score_agrees_with_the_evaluation_scorer(name: str) -> None:
+    train, _ = block_split()
+    graph = build_graph(train)
+    torch.manual_seed(0)
+    model = ready(build_model(name, train.n_users, train.n_items, dim=8, n_layers=2, reg=1e-4), graph)
+    users = torch.tensor([3, 0, 17])
+    with torch.no_grad():
+        torch.testing.assert_close(model_scorer(model, graph)(users), model.score(users, graph))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -59,6 +92,22 @@ def test_learns_block_structure(name: str) -> None:
     assert result.best_valid["recall@1"] >= 0.9
     # the weights left in the model are the selected ones, not the last epoch's
     assert validate(model, graph, held, train, EvalConfig(ks=(1,))) == pytest.approx(result.best_valid)
+    assert evaluate(model_scorer(model, graph), held, [train], ks=(1,))["recall@1"] >= 0.9
+
+
+@pytest.mark.parametrize("name", sorted(GRAPH_MODELS))
+def test_extra_edges_reach_the_model(name: str) -> None:
+    # User 24 has no training interaction; extra (e.g. LLM-augmented) edges link it to seven items of
+    # block 0. Only a model that reads the graph's edges can rank the eighth block-0 item first for it.
+    train, held = block_split(n_users=25)
+    cold, target = 24, 7
+    extra = sp.csr_matrix((np.ones(7), ([cold] * 7, range(7))), shape=train.user_items.shape)
+    graph = build_graph(train, extra)
+    assert graph.user_items.nnz == train.nnz + 7
+    torch.manual_seed(0)
+    model = build_model(name, train.n_users, train.n_items, dim=16, n_layers=2, reg=1e-4)
+    cfg = TrainConfig(epochs=150, batch_size=64, lr=0.05, eval_every=10, patience=100, metric="recall@1")
+    fit(model, train, held, graph, cfg, EvalConfig(ks=(1,)), seed=0, show_progress=False)
     with torch.no_grad():
-        scorer = embedding_scorer(*model.embed(graph))
-    assert evaluate(scorer, held, [train], ks=(1,))["recall@1"] >= 0.9
+        scores = model_scorer(model, graph)(torch.tensor([cold]))
+    assert topk_unseen(scores, np.array([cold]), graph.user_items, 1).item() == target

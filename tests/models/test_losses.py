@@ -4,8 +4,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from llmrec.models.losses import bpr_loss, l2_reg
+from llmrec.models.losses import bpr_loss, info_nce, l2_reg, node_info_nce
 
 
 def test_bpr_loss_by_hand() -> None:
@@ -24,3 +25,41 @@ def test_l2_reg_by_hand() -> None:
     a = torch.tensor([[1.0, 2.0], [0.0, 1.0]])  # squared norms 5 and 1
     b = torch.tensor([[3.0, 0.0], [0.0, 0.0]])  # 9 and 0
     assert l2_reg(a, b).item() == pytest.approx((5 + 1 + 9) / (2 * 2))
+
+
+def test_info_nce_by_hand() -> None:
+    # rows of view2 normalise to (1, 0) and (1, 1)/sqrt(2); cosines: row 0 -> [1, c], row 1 -> [0, c]
+    view1 = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    view2 = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    c, tau = 1 / math.sqrt(2), 0.5
+    row0 = -math.log(math.exp(1 / tau) / (math.exp(1 / tau) + math.exp(c / tau)))
+    row1 = -math.log(math.exp(c / tau) / (math.exp(0 / tau) + math.exp(c / tau)))
+    assert info_nce(view1, view2, tau).item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+
+
+def test_info_nce_is_finite_at_a_tiny_temperature() -> None:
+    view = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert info_nce(view, view, 1e-4).item() == pytest.approx(0.0, abs=1e-6)
+    assert torch.isfinite(info_nce(view, view.flip(0), 1e-4))
+
+
+def test_info_nce_gradient_matches_autograd_of_the_formula() -> None:
+    torch.manual_seed(0)
+    view1, view2 = torch.randn(6, 4, requires_grad=True), torch.randn(6, 4, requires_grad=True)
+    (3 * info_nce(view1, view2, 0.2)).backward()
+    fast = view1.grad.clone(), view2.grad.clone()
+    view1.grad = view2.grad = None
+    logits = F.normalize(view1, dim=1) @ F.normalize(view2, dim=1).T / 0.2
+    (3 * -torch.diagonal(F.log_softmax(logits, dim=1)).mean()).backward()
+    torch.testing.assert_close(fast, (view1.grad, view2.grad))
+
+
+def test_node_info_nce_is_the_user_plus_the_item_term_and_caps_rows() -> None:
+    torch.manual_seed(0)
+    view1, view2 = torch.randn(7, 4), torch.randn(7, 4)  # 3 users then 4 items
+    batch = (torch.tensor([0, 2, 0]), torch.tensor([1, 1, 3]), torch.tensor([0, 0, 0]))
+    users, items = torch.tensor([0, 2]), torch.tensor([4, 6])  # unique users; unique items + 3
+    expected = info_nce(view1[users], view2[users], 0.2) + info_nce(view1[items], view2[items], 0.2)
+    assert node_info_nce(view1, view2, batch, 3, 0.2, max_rows=2).item() == pytest.approx(expected.item())
+    # one row per side leaves no negative: each InfoNCE term is -log(1) = 0
+    assert node_info_nce(view1, view2, batch, 3, 0.2, max_rows=1).item() == pytest.approx(0.0, abs=1e-6)

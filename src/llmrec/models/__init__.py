@@ -5,19 +5,51 @@ from __future__ import annotations
 from torch import nn
 
 from llmrec.models.bpr_mf import BPRMF
+from llmrec.models.gfcf import GFCF
 from llmrec.models.lightgcn import LightGCN
+from llmrec.models.sgl import SGL
+from llmrec.models.simgcl import SimGCL
 
-MODELS: dict[str, type[nn.Module]] = {"bpr-mf": BPRMF, "lightgcn": LightGCN}
-GRAPH_MODELS = frozenset({"lightgcn"})
+MODELS: dict[str, type[nn.Module]] = {
+    "bpr-mf": BPRMF,
+    "lightgcn": LightGCN,
+    "sgl": SGL,
+    "simgcl": SimGCL,
+    "gf-cf": GFCF,
+}
+GRAPH_MODELS = frozenset({"lightgcn", "sgl", "simgcl", "gf-cf"})
+# model-specific knobs: ModelConfig field -> (the models that read it, their constructor argument)
+KNOBS: dict[str, tuple[tuple[str, ...], str]] = {
+    "ssl_temp": (("sgl", "simgcl"), "ssl_temp"),
+    "ssl_max_rows": (("sgl", "simgcl"), "ssl_max_rows"),
+    "sgl_weight": (("sgl",), "ssl_weight"),
+    "sgl_drop": (("sgl",), "drop_ratio"),
+    "simgcl_weight": (("simgcl",), "ssl_weight"),
+    "simgcl_eps": (("simgcl",), "eps"),
+    "gfcf_alpha": (("gf-cf",), "alpha"),
+    "gfcf_k": (("gf-cf",), "k"),
+}
 
 
-def build_model(name: str, n_users: int, n_items: int, dim: int, n_layers: int, reg: float) -> nn.Module:
-    """Instantiate a model by name; raises KeyError for an unknown name."""
+def build_model(
+    name: str, n_users: int, n_items: int, dim: int, n_layers: int, reg: float, **knobs: float
+) -> nn.Module:
+    """Instantiate a model by name; raises KeyError for an unknown name or knob.
+
+    `knobs` are `ModelConfig`'s model-specific fields (see KNOBS); each model takes the ones addressed
+    to it and the others are irrelevant to it. A knob left out keeps the model's published default.
+    """
+    unknown = sorted(set(knobs) - set(KNOBS))
+    if unknown:
+        raise KeyError(f"unknown model knob(s) {unknown}; known: {sorted(KNOBS)}")
+    if name not in MODELS:
+        raise KeyError(name)
+    mine = {KNOBS[k][1]: v for k, v in knobs.items() if name in KNOBS[k][0]}
     if name == "bpr-mf":
         return BPRMF(n_users, n_items, dim=dim, reg=reg)
-    if name == "lightgcn":
-        return LightGCN(n_users, n_items, dim=dim, n_layers=n_layers, reg=reg)
-    raise KeyError(name)
+    if name == "gf-cf":
+        return GFCF(n_users, n_items, **mine)  # type: ignore[arg-type]
+    return MODELS[name](n_users, n_items, dim=dim, n_layers=n_layers, reg=reg, **mine)
 
 
-__all__ = ["BPRMF", "GRAPH_MODELS", "MODELS", "LightGCN", "build_model"]
+__all__ = ["BPRMF", "GFCF", "GRAPH_MODELS", "KNOBS", "MODELS", "SGL", "LightGCN", "SimGCL", "build_model"]

@@ -19,3 +19,61 @@ def l2_reg(*embeddings: torch.Tensor) -> torch.Tensor:
     """
     batch = embeddings[0].shape[0]
     return sum((e.pow(2).sum() for e in embeddings), torch.zeros(())) / (2 * batch)
+
+
+class _MatchingCrossEntropy(torch.autograd.Function):
+    """Mean of -log softmax(logits)_ii over rows i: InfoNCE on a B x B similarity matrix.
+
+    Autograd's version makes four B x B passes backward (the diagonal's zero-filled gradient,
+    log_softmax's backward reading two matrices); here the gradient softmax - I is written into the
+    saved log-probabilities in place: about 2x faster on CPU once B reaches thousands (large batches).
+    Backward can run once: a second pass finds the saved tensor modified and raises.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, logits: torch.Tensor) -> torch.Tensor:
+        log_p = F.log_softmax(logits, dim=1)  # stable for large logits, unlike exp() then log()
+        ctx.save_for_backward(log_p)
+        return -log_p.diagonal().mean()
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        (log_p,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        p = log_p.exp_()
+        p.diagonal().sub_(1.0)
+        return p.mul_(grad / p.shape[0])
+
+
+def info_nce(view1: torch.Tensor, view2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Mean InfoNCE of row i of `view1` against row i of `view2`, the other rows being negatives.
+
+    Rows are compared by cosine similarity divided by the temperature (applied to the B x d rows,
+    not the B x B similarities); the loss is the cross-entropy of picking the matching row.
+    """
+    z1 = F.normalize(view1, dim=1) / temperature
+    z2 = F.normalize(view2, dim=1)
+    return _MatchingCrossEntropy.apply(z1 @ z2.T)  # type: ignore[no-any-return]
+
+
+def node_info_nce(
+    view1: torch.Tensor,
+    view2: torch.Tensor,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    n_users: int,
+    temperature: float,
+    max_rows: int,
+) -> torch.Tensor:
+    """SGL's and SimGCL's contrastive loss: InfoNCE over the batch's unique users plus over its unique
+    positive items, between two (n_users + n_items, dim) views with users first.
+
+    Its cost grows with the square of those counts: beyond `max_rows` a uniform sample of them is
+    used, so a large batch (e.g. 32768 edges, ~20,000 unique Gowalla users) keeps the number of
+    negatives of the published batch of 2048 instead of a 20,000 x 20,000 similarity matrix.
+    """
+    users, pos, _ = batch
+    loss = torch.zeros(())
+    for nodes in (torch.unique(users), torch.unique(pos) + n_users):
+        if len(nodes) > max_rows:
+            nodes = nodes[torch.randperm(len(nodes))[:max_rows]]
+        loss = loss + info_nce(view1[nodes], view2[nodes], temperature)
+    return loss

@@ -1,0 +1,80 @@
+"""SimGCL (Yu et al., SIGIR 2022): LightGCN plus InfoNCE between two noise-perturbed encodings."""
+
+from __future__ import annotations
+
+import torch
+
+from llmrec.models.lightgcn import LightGCN
+from llmrec.models.losses import bpr_loss, l2_reg, node_info_nce
+from llmrec.models.ops import symmetric_spmm
+
+
+def sign_noise(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """SimGCL's perturbation: a uniform random direction of norm `eps` per row, turned into x's orthant.
+
+    The noise is a constant of the step (sign() has no gradient), so it is built in place outside
+    autograd: on Gowalla this halves its cost, which rivals the sparse products'.
+    """
+    with torch.no_grad():
+        noise = torch.rand_like(x)
+        noise.mul_(eps / noise.norm(dim=1, keepdim=True).clamp_min_(1e-12))
+        return noise.mul_(torch.sign(x))
+
+
+class SimGCL(LightGCN):
+    """SimGCL: the contrastive views add `sign_noise` to every propagation layer instead of dropping edges.
+
+    As in the authors' code, every encoding (the clean one used for BPR and scoring, and both noisy
+    views) is the mean of layers 1..L, leaving out the layer-0 embeddings. The views' InfoNCE runs over
+    the batch's unique users and unique positive items (at most `ssl_max_rows` each), weighted by
+    `ssl_weight`. Defaults are the published Yelp2018 settings (lambda 0.5, eps 0.1, tau 0.2, 3 layers).
+    """
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int = 64,
+        n_layers: int = 3,
+        reg: float = 1e-4,
+        ssl_weight: float = 0.5,
+        ssl_temp: float = 0.2,
+        eps: float = 0.1,
+        ssl_max_rows: int = 4096,
+    ) -> None:
+        super().__init__(n_users, n_items, dim=dim, n_layers=n_layers, reg=reg)
+        if n_layers < 1:
+            raise ValueError("SimGCL leaves layer 0 out of the mean, so it needs n_layers >= 1")
+        self.ssl_weight, self.ssl_temp, self.eps, self.ssl_max_rows = ssl_weight, ssl_temp, eps, ssl_max_rows
+
+    def encode(self, adj: torch.Tensor, ego: torch.Tensor, perturbed: bool) -> torch.Tensor:
+        """Mean of layers 1..L of `ego` propagated over `adj`; `perturbed` adds `sign_noise` at each layer.
+
+        The three encodings of a step (clean and two views) use separate 64-wide sparse products:
+        on CPU one product over their side-by-side columns measured about 2x slower, not faster.
+        """
+        layers = []
+        for _ in range(self.n_layers):
+            ego = symmetric_spmm(adj, ego)
+            if perturbed:
+                ego = ego + sign_noise(ego, self.eps)
+            layers.append(ego)
+        return sum(layers[1:], layers[0]) / self.n_layers
+
+    def embed(self, graph: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clean (unperturbed) propagated user and item embeddings."""
+        ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
+        out = self.encode(graph.adj, ego, perturbed=False)  # type: ignore[attr-defined]
+        return out[: self.n_users], out[self.n_users :]
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: object) -> torch.Tensor:
+        """BPR on the clean encoding, L2 on the batch's layer-0 rows, `ssl_weight` x user + item InfoNCE."""
+        users, pos, neg = batch
+        adj, ego = graph.adj, torch.cat([self.user_emb.weight, self.item_emb.weight])  # type: ignore[attr-defined]
+        clean, view1, view2 = (self.encode(adj, ego, perturbed) for perturbed in (False, True, True))
+        items = clean[self.n_users :]
+        u = clean[users]
+        rec = bpr_loss((u * items[pos]).sum(-1), (u * items[neg]).sum(-1))
+        reg = l2_reg(self.user_emb(users), self.item_emb(pos), self.item_emb(neg))
+        ssl = node_info_nce(view1, view2, batch, self.n_users, self.ssl_temp, self.ssl_max_rows)
+        return rec + self.reg * reg + self.ssl_weight * ssl
