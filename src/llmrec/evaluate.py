@@ -118,6 +118,6 @@ def model_scorer(model: torch.nn.Module, graph: Any) -> Callable[[torch.Tensor],
     """
     model.eval()
     if not hasattr(model, "embed"):
-        return lambda users: model.score(users, graph)
+        return lambda users: model.score(users, graph)  # type: ignore[operator]
     with torch.no_grad():
-        return embedding_scorer(*model.embed(graph))
+        return embedding_scorer(*model.embed(graph))  # type: ignore[operator]

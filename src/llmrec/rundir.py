@@ -115,7 +115,7 @@ def load_model(
     model = new_model(cfg, split.train.n_users, split.train.n_items)
     model.load_state_dict(torch.load(path, weights_only=True))
     if hasattr(model, "fit"):
-        model.fit(split.train.user_items if edges is None else edges)
+        model.fit(split.train.user_items if edges is None else edges)  # type: ignore[operator]
     model.eval()
     return model
 

@@ -77,7 +77,7 @@ def fit(
     for epoch in epochs:
         epoch_start = time.perf_counter()
         if hasattr(model, "start_epoch"):
-            model.start_epoch(graph, epoch_rng)
+            model.start_epoch(graph, epoch_rng)  # type: ignore[operator]
         loss = _train_epoch(model, sampler, optimizer, graph, cfg.batch_size)
         train_time += time.perf_counter() - epoch_start
         if scheduler is not None:
@@ -120,7 +120,7 @@ def _fit_closed_form(
 ) -> FitResult:
     """Solve a training-free model once from the graph's edges and record its validation metrics."""
     start = time.perf_counter()
-    model.fit(train.user_items if graph is None else graph.user_items)
+    model.fit(train.user_items if graph is None else graph.user_items)  # type: ignore[operator]
     fit_seconds = time.perf_counter() - start
     metrics = validate(model, graph, valid, train, eval_cfg)
     seconds = time.perf_counter() - start
