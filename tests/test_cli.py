@@ -122,7 +122,9 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
         main(["train", "--debug", "--config", str(tmp_path / "nosuch.toml")])
 
 
-def test_datasets_lists_what_is_missing(tmp_path: Path, capsys) -> None:
+def test_datasets_lists_what_is_missing(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("LLMREC_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # ./data must not exist either
     assert main(["datasets", "--data-dir", str(tmp_path), "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["ml-100k"]["path"] is None and "ml-100k/u.data" in rows["ml-100k"]["missing"]

@@ -82,7 +82,7 @@ class TrainConfig:
     eval_every: int = 1
     patience: int = 10  # evaluations without improvement before stopping
     metric: str = "recall@20"  # validation metric for early stopping and model selection
-    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    threads: int = 0  # torch intra-op threads; 0: 1 for small training sets, else torch's default
     max_minutes: float = 0.0  # wall-clock budget for training (0: none)
 
 
