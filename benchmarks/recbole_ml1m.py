@@ -209,13 +209,17 @@ def run_recbole(ours_name: str, args: argparse.Namespace, work: Path, data_path:
     model = MODELS[ours_name]
     cap = SMOKE_EPOCHS if args.smoke else getattr(args, f"recbole_{ours_name.replace('-', '_')}_epochs")
     run_dir = work / "recbole" / model
+    config = recbole_config(model, cap, args, data_path, run_dir)
+    reused = reuse_record(run_dir / "record.json", config, args.reuse)
+    if reused is not None:
+        return reused
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     spec = {
         "model": model,
         "dataset": RB_DATASET,
         "threads": args.threads,
-        "config": recbole_config(model, cap, args, data_path, run_dir),
+        "config": config,
         "result": str(run_dir / "result.json"),
         "embeddings": str(run_dir / "embeddings.npz"),
     }
@@ -231,36 +235,42 @@ def run_recbole(ours_name: str, args: argparse.Namespace, work: Path, data_path:
     history = res["history"]
     best = next(h for h in history if h["epoch"] == res["best_epoch"])
     epochs_run = history[-1]["epoch"]
-    return {
-        "library": "RecBole 1.2.1",
-        "model": model,
-        "ours_equivalent": ours_name,
-        **proc,
-        "epochs_run": epochs_run,
-        "epoch_cap": cap,
-        "stopped_by": "early stopping (11 evaluations without gain)"
-        if res["early_stopped"]
-        else f"epoch cap ({cap})",
-        "best_epoch": res["best_epoch"],
-        "fit_seconds": res["fit_seconds"],
-        "seconds_per_epoch": res["fit_seconds"] / epochs_run,
-        "train_seconds_per_epoch": sum(h["train_seconds"] for h in history) / len(history),
-        "time_to_best_seconds": best["elapsed"],
-        "valid": res["best_valid"],
-        "test": res["test"],
-        "counts": res["counts"],
-        "history": [{k: h[k] for k in ("epoch", "train_seconds", "elapsed", "valid_score")} for h in history],
-        "hyperparameters": {
-            "lr": 1e-3,
-            "batch_size": 2048,
-            "dim": 64,
-            **({"n_layers": 3, "reg_weight": args.recbole_lightgcn_reg} if model == "LightGCN" else {}),
-            "eval_every": 1,
-            "stopping_step": 10,
+    return save_record(
+        run_dir / "record.json",
+        config,
+        {
+            "library": "RecBole 1.2.1",
+            "model": model,
+            "ours_equivalent": ours_name,
+            **proc,
+            "epochs_run": epochs_run,
+            "epoch_cap": cap,
+            "stopped_by": "early stopping (11 evaluations without gain)"
+            if res["early_stopped"]
+            else f"epoch cap ({cap})",
+            "best_epoch": res["best_epoch"],
+            "fit_seconds": res["fit_seconds"],
+            "seconds_per_epoch": res["fit_seconds"] / epochs_run,
+            "train_seconds_per_epoch": sum(h["train_seconds"] for h in history) / len(history),
+            "time_to_best_seconds": best["elapsed"],
+            "valid": res["best_valid"],
+            "test": res["test"],
+            "counts": res["counts"],
+            "history": [
+                {k: h[k] for k in ("epoch", "train_seconds", "elapsed", "valid_score")} for h in history
+            ],
+            "hyperparameters": {
+                "lr": 1e-3,
+                "batch_size": 2048,
+                "dim": 64,
+                **({"n_layers": 3, "reg_weight": args.recbole_lightgcn_reg} if model == "LightGCN" else {}),
+                "eval_every": 1,
+                "stopping_step": 10,
+            },
+            "run_dir": str(run_dir.relative_to(ROOT)),
+            "embeddings": spec["embeddings"],
         },
-        "run_dir": str(run_dir.relative_to(ROOT)),
-        "embeddings": spec["embeddings"],
-    }
+    )
 
 
 def recbole_worker(spec_path: str) -> int:
@@ -410,6 +420,23 @@ def run_cross_eval(record: dict[str, Any], args: argparse.Namespace) -> None:
     }
 
 
+def save_record(path: Path, key: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """Keep a finished run's record beside its outputs, so a killed benchmark can resume (--reuse)."""
+    path.write_text(json.dumps({"key": key, "record": record}, indent=2))
+    return record
+
+
+def reuse_record(path: Path, key: Any, enabled: bool) -> dict[str, Any] | None:
+    """The saved record of an identical earlier run (same command or config), if --reuse."""
+    if not enabled or not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved["key"] != json.loads(json.dumps(key)):
+        return None
+    print(f"  reusing {path.relative_to(ROOT)}", flush=True)
+    return saved["record"]  # type: ignore[no-any-return]
+
+
 # --- ours -------------------------------------------------------------------------------------
 
 
@@ -422,7 +449,6 @@ def run_ours(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     }
     epochs = SMOKE_EPOCHS if args.smoke else opt["epochs"]
     run_dir = work / "ours" / name
-    shutil.rmtree(run_dir, ignore_errors=True)
     sets = [
         f"seed={args.seed}",
         f"train.lr={opt['lr']!r}",
@@ -440,40 +466,49 @@ def run_ours(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     cmd += ["--out", str(run_dir), "--epochs", str(epochs), "--no-progress"]
     for item in sets:
         cmd += ["--set", item]
+    record_path = work / "ours" / f"{name}.record.json"
+    reused = reuse_record(record_path, cmd, args.reuse)
+    if reused is not None:
+        return reused
+    shutil.rmtree(run_dir, ignore_errors=True)
     proc = run_child(cmd, work / "ours" / f"{name}.log", ROOT, child_env(args.threads))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     run = metrics["runs"][0]
     history = run["history"]
     best = next(h for h in history if h["epoch"] == run["best_epoch"])
     epochs_run = history[-1]["epoch"]
-    return {
-        "library": "llmrec",
-        "model": name,
-        **proc,
-        "epochs_run": epochs_run,
-        "epoch_cap": epochs,
-        "stopped_by": {
-            "patience": f"early stopping ({opt['patience']} evaluations)",
-            "epochs": f"epoch cap ({epochs})",
-        }.get(run["stopped_by"], run["stopped_by"]),
-        "best_epoch": run["best_epoch"],
-        "fit_seconds": run["train_seconds"],
-        "seconds_per_epoch": run["train_seconds"] / epochs_run,
-        "time_to_best_seconds": best["seconds"],
-        "valid": run["valid"],
-        "test": run["test"],
-        "counts": {
-            "n_users": metrics["split"]["n_users"],
-            "n_items": metrics["split"]["n_items"],
-            **{part: metrics["split"][part] for part in PARTS},
+    return save_record(
+        record_path,
+        cmd,
+        {
+            "library": "llmrec",
+            "model": name,
+            **proc,
+            "epochs_run": epochs_run,
+            "epoch_cap": epochs,
+            "stopped_by": {
+                "patience": f"early stopping ({opt['patience']} evaluations)",
+                "epochs": f"epoch cap ({epochs})",
+            }.get(run["stopped_by"], run["stopped_by"]),
+            "best_epoch": run["best_epoch"],
+            "fit_seconds": run["train_seconds"],
+            "seconds_per_epoch": run["train_seconds"] / epochs_run,
+            "time_to_best_seconds": best["seconds"],
+            "valid": run["valid"],
+            "test": run["test"],
+            "counts": {
+                "n_users": metrics["split"]["n_users"],
+                "n_items": metrics["split"]["n_items"],
+                **{part: metrics["split"][part] for part in PARTS},
+            },
+            "history": [
+                {"epoch": h["epoch"], "elapsed": h["seconds"], "valid_score": h["valid"][VALID_METRIC]}
+                for h in history
+            ],
+            "hyperparameters": {**opt, "epochs": epochs, "extra_set": getattr(args, f"ours_{key}_set")},
+            "run_dir": str(run_dir.relative_to(ROOT)),
         },
-        "history": [
-            {"epoch": h["epoch"], "elapsed": h["seconds"], "valid_score": h["valid"][VALID_METRIC]}
-            for h in history
-        ],
-        "hyperparameters": {**opt, "epochs": epochs, "extra_set": getattr(args, f"ours_{key}_set")},
-        "run_dir": str(run_dir.relative_to(ROOT)),
-    }
+    )
 
 
 # --- checks and report ------------------------------------------------------------------------
@@ -581,6 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--only", choices=("all", "recbole", "ours"), default="all", help="which library to run")
+    p.add_argument("--reuse", action="store_true", help="reuse finished runs with identical settings")
     p.add_argument(
         "--models", default="bpr-mf,lightgcn", help="comma-separated: bpr-mf, lightgcn (default both)"
     )
