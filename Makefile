@@ -19,6 +19,8 @@ run: $(STAMP)
 	$(VENV)/bin/llmrec run examples/ml100k.toml --out runs/ml100k
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy src
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

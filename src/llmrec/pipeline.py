@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from llmrec.data.split import split as make_split
 from llmrec.errors import ConfigError, DataError, LLMRecError
 from llmrec.evaluate import evaluate, model_scorer
 from llmrec.graph import build_graph
-from llmrec.models import GRAPH_MODELS, MODELS
+from llmrec.models import GRAPH_MODELS, MODELS, Scorer
 from llmrec.rundir import (
     atomic_torch_save,
     load_model,
@@ -191,7 +191,7 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     cfg = load_run_config(run_dir)
     split = load_split(run_dir)
     graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
-    runs = []
+    runs: list[dict[str, Any]] = []
     for i in range(cfg.seeds):
         model = load_model(run_dir, cfg, split, cfg.seed + i, None if graph is None else graph.user_items)
         scorer = model_scorer(model, graph)
@@ -224,7 +224,7 @@ def recommend(run_dir: Path, user: str, k: int = 10) -> list[dict[str, Any]]:
     graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
     model = load_model(run_dir, cfg, split, edges=None if graph is None else graph.user_items)
     with torch.no_grad():
-        scores = model.score(torch.tensor([uid]), graph)[0]
+        scores = cast(Scorer, model).score(torch.tensor([uid]), graph)[0]
     seen = np.concatenate([split.train.items_of(uid), split.valid.items_of(uid)])
     scores[torch.from_numpy(seen.astype(np.int64))] = -torch.inf
     top = torch.topk(scores, min(k, split.train.n_items - len(seen)))

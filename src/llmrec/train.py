@@ -7,7 +7,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from llmrec.data.interactions import Interactions
 from llmrec.data.sampler import BPRSampler
 from llmrec.errors import ConfigError
 from llmrec.evaluate import METRICS, evaluate, model_scorer
+from llmrec.models import Trainable
 
 log = logging.getLogger("llmrec")
 
@@ -181,7 +182,7 @@ def _train_epoch(
     total, n = 0.0, 0
     for users, pos, neg in sampler.epoch(batch_size):
         batch = (torch.from_numpy(users), torch.from_numpy(pos), torch.from_numpy(neg))
-        loss = model.loss(batch, graph)
+        loss = cast(Trainable, model).loss(batch, graph)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss.item()}: lower the learning rate")
         optimizer.zero_grad(set_to_none=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
+import torch
 from torch import nn
 
 from llmrec.models.bpr_mf import BPRMF
@@ -9,6 +12,23 @@ from llmrec.models.gfcf import GFCF
 from llmrec.models.lightgcn import LightGCN
 from llmrec.models.sgl import SGL
 from llmrec.models.simgcl import SimGCL
+
+
+class Scorer(Protocol):
+    """What every model offers: scores of every item for a batch of users."""
+
+    def score(self, users: torch.Tensor, graph: Any) -> torch.Tensor:
+        """[len(users), n_items] scores."""
+        ...
+
+
+class Trainable(Scorer, Protocol):
+    """A model trained by `train.fit`: a differentiable loss on (users, positives, negatives)."""
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: Any) -> torch.Tensor:
+        """Scalar training loss of one batch."""
+        ...
+
 
 MODELS: dict[str, type[nn.Module]] = {
     "bpr-mf": BPRMF,
