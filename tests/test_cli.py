@@ -146,3 +146,42 @@ def test_cache_stats_and_export(tmp_path: Path, capsys) -> None:
     assert main(["cache", "export", str(out), "--path", str(path)]) == 0
     assert len(out.read_text().splitlines()) == 3
     assert "no cache" in _error(capsys, ["cache", "stats", "--path", str(tmp_path / "none.sqlite")])
+
+
+def test_run_chains_training_and_augmentation(csv_data: Path, tmp_path: Path, capsys) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f"""
+seeds = 1
+models = ["bpr-mf", "lightgcn"]
+stages = ["train", "augment"]
+[data]
+dataset = "custom"
+path = "{csv_data}"
+items_path = "{csv_data.parent / "items.csv"}"
+rating_col = "rating"
+[split]
+ratios = [0.6, 0.2, 0.2]
+[train]
+epochs = 20
+lr = 0.05
+batch_size = 64
+eval_every = 5
+[augment]
+teacher = "local"
+n_candidates = 5
+vector_cache = "{tmp_path / "vectors.sqlite"}"
+"""
+    )
+    out = tmp_path / "run"
+    assert main(["run", str(config), "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["models"]) == {"bpr-mf", "lightgcn"}
+    assert summary["teacher"]["kind"] == "local"
+    edges = np.load(out / "augment" / "edges.npz")
+    assert len(edges["user"]) == 36  # one (liked, disliked) pair per user: all 36 users have 5 candidates
+    assert (edges["pos"] != edges["neg"]).all()
+    assert "local teacher, no LLM" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(config.read_text().replace('stages = ["train", "augment"]', 'stages = ["augment"]'))
+    assert "must include 'train'" in _error(capsys, ["run", str(bad), "--out", str(tmp_path / "x")])

@@ -245,11 +245,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = resolve_config(args, Path(args.config_file))
     out = args.out or Path("runs") / f"{Path(args.config_file).stem}-{cfgmod.fingerprint(cfg)[:8]}"
-    summary = compare(cfg, _data_dirs(args, cfg), out, args.progress)
+    summary = compare(cfg, _data_dirs(args, cfg), out, args.progress, dict(os.environ))
     print(f"{cfg.data.dataset}: test metrics, mean ± std over {cfg.seeds} seed(s)")
     print(format_table(summary["models"], cfg.seeds))
+    if "augmentation" in summary:
+        print(f"augmentation ({_teacher_text(summary['teacher'])}): {out / 'augment' / 'audit.txt'}")
     print(f"run directory: {out} (summary.json)")
     return 0
+
+
+def _teacher_text(teacher: Any) -> str:
+    """'local teacher (no LLM)' or 'LLM openai:model' for the run summary line."""
+    if not isinstance(teacher, dict) or teacher.get("kind") != "llm":
+        return "local teacher, no LLM"
+    return f"LLM {teacher.get('backend')}:{teacher.get('model')}"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -108,6 +108,7 @@ class RunConfig:
     seed: int = 2024  # first model seed; seed + i for the i-th repeat
     seeds: int = 1
     models: tuple[str, ...] = ()  # `llmrec run`: models compared on one split (empty: model.name)
+    stages: tuple[str, ...] = ("train",)  # `llmrec run`: "train" the models, then optionally "augment"
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -39,6 +39,8 @@ from llmrec.train import check_train_config, fit
 
 log = logging.getLogger("llmrec")
 
+STAGES = ("train", "augment")  # what `llmrec run` can chain, in this order
+
 
 @dataclass
 class Prepared:
@@ -62,6 +64,9 @@ def check_model_name(name: str) -> None:
 
 def check_config(cfg: RunConfig) -> None:
     """Fail before loading data on settings that cannot work."""
+    unknown = sorted(set(cfg.stages) - set(STAGES))
+    if unknown or "train" not in cfg.stages:
+        raise ConfigError(f"stages {list(cfg.stages)}: must include 'train', and only {list(STAGES)}")
     for name in cfg.models or (cfg.model.name,):
         check_model_name(name)
     check_train_config(cfg.train, cfg.eval)
@@ -165,9 +170,18 @@ def _short(metrics: dict[str, float]) -> str:
 
 
 def compare(
-    cfg: RunConfig, dirs: Sequence[Path], out: Path, show_progress: bool | None = None
+    cfg: RunConfig,
+    dirs: Sequence[Path],
+    out: Path,
+    show_progress: bool | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Train every model of `cfg.models` on one split and seed set; write `summary.json`."""
+    """Train every model of `cfg.models` on one split and seed set, then run the configured stages.
+
+    Writes `summary.json`; with "augment" in `cfg.stages`, LLMRec's augmentations of the best base
+    model go to `out/augment` and the audit and teacher into the summary. `env` supplies the LLM's
+    base URL, model and key variables.
+    """
     names = list(cfg.models) or [cfg.model.name]
     check_config(cfg)
     prepared = prepare(cfg, dirs)
@@ -183,6 +197,13 @@ def compare(
         "config": cfgmod.to_dict(cfg),
     }
     write_json(out / "summary.json", summary)
+    if "augment" in cfg.stages:
+        from llmrec.augment.stage import run_augmentation  # the encoder stack loads only when asked
+
+        audit = run_augmentation(out, cfg.augment, cfg.llm, env or {}, None, show_progress)
+        summary["augmentation"] = audit
+        summary["teacher"] = audit.get("teacher")
+        write_json(out / "summary.json", summary)
     return summary
 
 
