@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from llmrec.data.interactions import Interactions
-from llmrec.data.sampler import BPRSampler
+from llmrec.data.sampler import AugmentedSampler, BPRSampler
 
 
 def test_epoch_covers_each_edge_once_with_true_negatives() -> None:
@@ -30,3 +30,35 @@ def test_user_with_every_item_raises() -> None:
     train = Interactions.from_pairs([0, 0], [0, 1], np.arange(1), np.arange(2))
     with pytest.raises(ValueError, match="every item"):
         list(BPRSampler(train, seed=0).epoch(2))
+
+
+def test_augmented_sampler_appends_triples_and_keeps_the_original_batches() -> None:
+    rng = np.random.default_rng(0)
+    train = Interactions.from_pairs(
+        rng.integers(0, 30, 500), rng.integers(0, 20, 500), np.arange(30), np.arange(20)
+    )
+    aug = (np.array([0, 1, 2]), np.array([3, 4, 5]), np.array([6, 7, 8]))
+    plain = list(BPRSampler(train, seed=4).epoch(100))
+    augmented = list(AugmentedSampler(train, aug, rate=0.1, seed=4).epoch(100))
+    assert len(augmented) == len(plain)
+    for base, batch in zip(plain, augmented, strict=True):
+        assert len(batch) == 6
+        for a, b in zip(base, batch[:3], strict=True):
+            assert np.array_equal(a, b)  # augmentation leaves the original part draw for draw
+        assert len(batch[3]) == max(1, round(0.1 * len(base[0])))
+        # every augmented row is one of the given triples, never a mix of two
+        rows = {tuple(r) for r in np.stack(batch[3:]).T}
+        assert rows <= {(0, 3, 6), (1, 4, 7), (2, 5, 8)}
+
+
+def test_augmented_sampler_rejects_bad_triples() -> None:
+    train = Interactions.from_pairs([0, 1], [0, 1], np.arange(2), np.arange(3))
+    ok = (np.array([0]), np.array([2]), np.array([1]))
+    with pytest.raises(ValueError, match="aligned"):
+        AugmentedSampler(train, (np.array([0, 1]), np.array([2]), np.array([1])), 0.1, 0)
+    with pytest.raises(ValueError, match="users"):
+        AugmentedSampler(train, (np.array([5]), ok[1], ok[2]), 0.1, 0)
+    with pytest.raises(ValueError, match="neg items"):
+        AugmentedSampler(train, (ok[0], ok[1], np.array([3])), 0.1, 0)
+    with pytest.raises(ValueError, match="aug_rate"):
+        AugmentedSampler(train, ok, 0.0, 0)

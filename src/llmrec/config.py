@@ -55,7 +55,7 @@ class SplitConfig:
 class ModelConfig:
     """Which model to build and its architecture hyperparameters."""
 
-    name: str = "lightgcn"  # lightgcn | bpr-mf | sgl | simgcl | gf-cf
+    name: str = "lightgcn"  # lightgcn | bpr-mf | sgl | simgcl | gf-cf | llmrec
     dim: int = 64
     n_layers: int = 3
     # Model-specific knobs, published defaults (each model reads only its own; see models.KNOBS).
@@ -67,6 +67,15 @@ class ModelConfig:
     simgcl_eps: float = 0.1  # SimGCL's noise norm epsilon
     gfcf_alpha: float = 0.3  # GF-CF's weight of the ideal low-pass filter (Shen et al. 2021)
     gfcf_k: int = 256  # GF-CF's singular vectors in the ideal low-pass filter
+    # LLMRec (Wei et al. 2024); numbers from the official code's Netflix settings (utility/parser.py)
+    llmrec_fusion: str = "fixed"  # fixed: ID + feature_weight * features | learned: softmax-weighted mix
+    llmrec_feature_weight: float = 0.02  # model_cat_rate: weight of each normalised feature embedding
+    llmrec_aug_weight: float = 0.012  # aug_mf_rate: weight of the BPR loss on augmented triples
+    llmrec_prune: str = "paper"  # paper: drop the worst augmented pairs | official: keep the hardest pairs
+    llmrec_prune_ratio: float = 0.71  # prune_loss_drop_rate: share of pairs dropped
+    llmrec_mask_ratio: float = 0.1  # mask_rate: share of feature nodes masked for MAE
+    llmrec_mae_weight: float = 1e-5  # att_re_rate: weight of the MAE reconstruction loss
+    llmrec_mae_gamma: float = 2.0  # alpha_l: power of the scaled cosine error
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,9 @@ class TrainConfig:
     metric: str = "recall@20"  # validation metric for early stopping and model selection
     threads: int = 0  # torch intra-op threads; 0: 1 for small training sets, else torch's default
     max_minutes: float = 0.0  # wall-clock budget for training (0: none)
+    # augmented (user, pos, neg) triples drawn per original edge of a batch, when `fit` is given any
+    # (LLMRec's aug_sample_rate, official Netflix setting); only models that train on them accept them
+    aug_rate: float = 0.1
 
 
 @dataclass(frozen=True)

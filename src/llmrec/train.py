@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from llmrec.config import EvalConfig, TrainConfig
 from llmrec.data.interactions import Interactions
-from llmrec.data.sampler import BPRSampler
+from llmrec.data.sampler import AugmentedSampler, BPRSampler
 from llmrec.errors import ConfigError
 from llmrec.evaluate import METRICS, evaluate, model_scorer
 from llmrec.models import Trainable
@@ -57,6 +57,7 @@ def fit(
     eval_cfg: EvalConfig,
     seed: int,
     show_progress: bool | None = None,
+    augmented: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> FitResult:
     """Train `model` with BPR and Adam; keep the weights with the best validation `cfg.metric`.
 
@@ -64,12 +65,19 @@ def fit(
     `cfg.max_minutes` is spent. Test data never enters this function. A training-free model (one
     with a closed-form `fit(user_items)`, e.g. GF-CF) is fitted once on the graph's edges instead.
     A model with `start_epoch(graph, generator)` (e.g. SGL's dropout views) is called before each epoch.
+    `augmented` (user, pos, neg) index arrays, e.g. LLM-chosen pairs, add `cfg.aug_rate` triples per
+    original edge to each batch (six tensors instead of three); only a model with
+    `accepts_augmented` (LLMRec) takes them.
     """
     check_train_config(cfg, eval_cfg)
     torch.set_num_threads(choose_threads(cfg.threads, train.nnz))
     if hasattr(model, "fit"):
         return _fit_closed_form(model, train, valid, graph, eval_cfg)
-    sampler = BPRSampler(train, seed)
+    sampler: BPRSampler | AugmentedSampler = BPRSampler(train, seed)
+    if augmented is not None and len(augmented[0]):
+        if not getattr(model, "accepts_augmented", False):
+            raise ConfigError(f"{type(model).__name__} does not train on augmented triples")
+        sampler = AugmentedSampler(train, augmented, cfg.aug_rate, seed)
     # its own stream: a generator seeded with `seed` alone would replay the sampler's draws
     epoch_rng = np.random.default_rng([seed, 1])
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -158,6 +166,8 @@ def check_train_config(cfg: TrainConfig, eval_cfg: EvalConfig) -> None:
             raise ConfigError(f"train.{key} must be at least 1, got {getattr(cfg, key)}")
     if cfg.lr <= 0:
         raise ConfigError(f"train.lr must be positive, got {cfg.lr}")
+    if cfg.aug_rate <= 0:
+        raise ConfigError(f"train.aug_rate must be positive, got {cfg.aug_rate}")
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ConfigError(f"unknown train.lr_schedule {cfg.lr_schedule!r}; use 'constant' or 'cosine'")
 
@@ -175,14 +185,19 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:
 
 
 def _train_epoch(
-    model: nn.Module, sampler: BPRSampler, optimizer: torch.optim.Optimizer, graph: Any, batch_size: int
+    model: nn.Module,
+    sampler: BPRSampler | AugmentedSampler,
+    optimizer: torch.optim.Optimizer,
+    graph: Any,
+    batch_size: int,
 ) -> float:
     """One pass over all training edges; returns the mean batch loss."""
     model.train()
     total, n = 0.0, 0
-    for users, pos, neg in sampler.epoch(batch_size):
-        batch = (torch.from_numpy(users), torch.from_numpy(pos), torch.from_numpy(neg))
-        loss = cast(Trainable, model).loss(batch, graph)
+    for arrays in sampler.epoch(batch_size):
+        batch = tuple(torch.from_numpy(a) for a in arrays)
+        # six tensors only when fit checked that the model `accepts_augmented`
+        loss = cast(Trainable, model).loss(batch, graph)  # type: ignore[arg-type]
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss.item()}: lower the learning rate")
         optimizer.zero_grad(set_to_none=True)

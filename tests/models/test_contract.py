@@ -8,9 +8,13 @@ import torch
 from llmrec.config import EvalConfig, TrainConfig
 from llmrec.data.interactions import Interactions
 from llmrec.evaluate import evaluate, model_scorer, topk_unseen
-from llmrec.graph import build_graph
-from llmrec.models import GRAPH_MODELS, MODELS, build_model
+from llmrec.graph import Graph, build_graph
+from llmrec.models import GRAPH_MODELS, MODELS, SideFeatures, build_model
 from llmrec.train import fit, validate
+
+FEATURED = "llmrec+features"  # LLMRec given a random user and a random item feature matrix
+CASES = [*sorted(MODELS), FEATURED]
+GRAPH_CASES = [*sorted(GRAPH_MODELS), FEATURED]
 
 
 def block_split(
@@ -37,6 +41,23 @@ def block_split(
     )
 
 
+def make(
+    case: str, train: Interactions, dim: int, extra: sp.csr_matrix | None = None
+) -> tuple[torch.nn.Module, Graph]:
+    """The model of a contract case and the graph it is trained and scored on."""
+    if case != FEATURED:
+        model = build_model(case, train.n_users, train.n_items, dim=dim, n_layers=2, reg=1e-4)
+        return model, build_graph(train, extra)
+    gen = torch.Generator().manual_seed(7)  # its own stream: the caller's torch seed fixes the weights
+    user = torch.randn(train.n_users, 5, generator=gen)
+    item = torch.randn(train.n_items, 6, generator=gen)
+    features = SideFeatures(user={"profile": user}, item={"text": item})
+    model = build_model(
+        "llmrec", train.n_users, train.n_items, dim, 2, 1e-4, user_feature_dims=(5,), item_feature_dims=(6,)
+    )
+    return model, build_graph(train, extra, features)
+
+
 def ready(model: torch.nn.Module, graph: object, seed: int = 0) -> torch.nn.Module:
     """What `fit` does before the first batch: solve a closed-form model, or draw the epoch's state."""
     if hasattr(model, "fit"):
@@ -46,14 +67,14 @@ def ready(model: torch.nn.Module, graph: object, seed: int = 0) -> torch.nn.Modu
     return model
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", CASES)
 def test_shapes_and_seeded_determinism(name: str) -> None:
     train, _ = block_split()
-    graph = build_graph(train)
     scores, losses = [], []
     for _ in range(2):
         torch.manual_seed(3)
-        model = ready(build_model(name, train.n_users, train.n_items, dim=8, n_layers=2, reg=1e-4), graph)
+        model, graph = make(name, train, dim=8)
+        model = ready(model, graph)
         if hasattr(model, "embed"):
             users, items = model.embed(graph)
             assert users.shape == (24, 8) and items.shape == (24, 8)
@@ -68,25 +89,24 @@ def test_shapes_and_seeded_determinism(name: str) -> None:
     assert losses[:1] == losses[1:]
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", CASES)
 def test_score_agrees_with_the_evaluation_scorer(name: str) -> None:
     train, _ = block_split()
-    graph = build_graph(train)
     torch.manual_seed(0)
-    model = ready(build_model(name, train.n_users, train.n_items, dim=8, n_layers=2, reg=1e-4), graph)
+    model, graph = make(name, train, dim=8)
+    model = ready(model, graph)
     users = torch.tensor([3, 0, 17])
     with torch.no_grad():
         torch.testing.assert_close(model_scorer(model, graph)(users), model.score(users, graph))
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", CASES)
 def test_learns_block_structure(name: str) -> None:
     # The held-out item is the only unseen item of the user's own block, so a model that learned
     # the blocks ranks it first: recall@1 must be near 1 (random ranking gives 1/17).
     train, held = block_split()
-    graph = build_graph(train)
     torch.manual_seed(0)
-    model = build_model(name, train.n_users, train.n_items, dim=16, n_layers=2, reg=1e-4)
+    model, graph = make(name, train, dim=16)
     cfg = TrainConfig(epochs=150, batch_size=64, lr=0.05, eval_every=10, patience=100, metric="recall@1")
     result = fit(model, train, held, graph, cfg, EvalConfig(ks=(1,)), seed=0, show_progress=False)
     assert result.best_valid["recall@1"] >= 0.9
@@ -95,17 +115,16 @@ def test_learns_block_structure(name: str) -> None:
     assert evaluate(model_scorer(model, graph), held, [train], ks=(1,))["recall@1"] >= 0.9
 
 
-@pytest.mark.parametrize("name", sorted(GRAPH_MODELS))
+@pytest.mark.parametrize("name", GRAPH_CASES)
 def test_extra_edges_reach_the_model(name: str) -> None:
     # User 24 has no training interaction; extra (e.g. LLM-augmented) edges link it to seven items of
     # block 0. Only a model that reads the graph's edges can rank the eighth block-0 item first for it.
     train, held = block_split(n_users=25)
     cold, target = 24, 7
     extra = sp.csr_matrix((np.ones(7), ([cold] * 7, range(7))), shape=train.user_items.shape)
-    graph = build_graph(train, extra)
-    assert graph.user_items.nnz == train.nnz + 7
     torch.manual_seed(0)
-    model = build_model(name, train.n_users, train.n_items, dim=16, n_layers=2, reg=1e-4)
+    model, graph = make(name, train, dim=16, extra=extra)
+    assert graph.user_items.nnz == train.nnz + 7
     cfg = TrainConfig(epochs=150, batch_size=64, lr=0.05, eval_every=10, patience=100, metric="recall@1")
     fit(model, train, held, graph, cfg, EvalConfig(ks=(1,)), seed=0, show_progress=False)
     with torch.no_grad():

@@ -6,7 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llmrec.models.losses import bpr_loss, info_nce, l2_reg, node_info_nce
+from llmrec.models.losses import (
+    bpr_loss,
+    bpr_pair_losses,
+    info_nce,
+    l2_reg,
+    node_info_nce,
+    prune_official,
+    prune_paper,
+    scaled_cosine_loss,
+)
 
 
 def test_bpr_loss_by_hand() -> None:
@@ -63,3 +72,46 @@ def test_node_info_nce_is_the_user_plus_the_item_term_and_caps_rows() -> None:
     assert node_info_nce(view1, view2, batch, 3, 0.2, max_rows=2).item() == pytest.approx(expected.item())
     # one row per side leaves no negative: each InfoNCE term is -log(1) = 0
     assert node_info_nce(view1, view2, batch, 3, 0.2, max_rows=1).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bpr_pair_losses_are_the_per_pair_terms_of_bpr_loss() -> None:
+    pos, neg = torch.tensor([2.0, 0.0]), torch.tensor([1.0, 0.0])
+    # -log sigmoid(1) = log(1 + e^-1) = 0.313262, -log sigmoid(0) = log 2 = 0.693147
+    torch.testing.assert_close(bpr_pair_losses(pos, neg), torch.tensor([0.313262, 0.693147]))
+    torch.testing.assert_close(bpr_pair_losses(pos, neg).mean(), bpr_loss(pos, neg))
+
+
+PAIR_LOSSES = [0.1, 2.0, 0.5, 3.0, 0.3]
+
+
+def test_prune_paper_drops_the_highest_loss_augmented_pairs() -> None:
+    losses = torch.tensor(PAIR_LOSSES, requires_grad=True)
+    # floor(0.4 * 5) = 2 dropped: 3.0 and 2.0; mean of 0.1, 0.5, 0.3 = 0.3
+    kept = prune_paper(losses, 0.4)
+    assert kept.item() == pytest.approx(0.3)
+    kept.backward()
+    assert losses.grad is not None
+    torch.testing.assert_close(losses.grad, torch.tensor([1 / 3, 0.0, 1 / 3, 0.0, 1 / 3]))
+    assert prune_paper(torch.tensor(PAIR_LOSSES), 0.0).item() == pytest.approx(5.9 / 5)
+    assert prune_paper(torch.zeros(0), 0.4).item() == 0.0
+
+
+def test_prune_official_keeps_only_the_hardest_pairs() -> None:
+    losses = torch.tensor(PAIR_LOSSES)
+    # floor(0.4 * 5) = 2 kept, the hardest: 3.0 and 2.0 -> 2.5 (the paper's rule would drop exactly these)
+    assert prune_official(losses, 0.4).item() == pytest.approx(2.5)
+    assert prune_official(losses, 0.1).item() == pytest.approx(3.0)  # at least one pair survives
+    assert prune_official(losses, 1.0).item() == pytest.approx(5.9 / 5)
+    assert prune_official(torch.zeros(0), 0.4).item() == 0.0
+
+
+def test_scaled_cosine_loss_by_hand() -> None:
+    pred = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+    target = torch.tensor([[2.0, 0.0], [0.0, 3.0], [1.0, 0.0]])
+    # cosines 1, 0, 1/sqrt(2): (1 - cos)^2 = 0, 1, (1 - 0.707107)^2 = 0.085786; mean 0.361929
+    assert scaled_cosine_loss(pred, target, 2.0).item() == pytest.approx(0.361929, abs=1e-6)
+    # gamma 1: 0, 1, 0.292893; mean 0.430964
+    assert scaled_cosine_loss(pred, target, 1.0).item() == pytest.approx(0.430964, abs=1e-6)
+    # identical rows give exactly 0, even with a fractional power (1 - cos clamped at 0)
+    same = torch.tensor([[0.3, 0.7, 0.1]])
+    assert scaled_cosine_loss(same, same * 5, 1.5).item() == pytest.approx(0.0, abs=1e-6)

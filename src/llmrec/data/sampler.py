@@ -52,3 +52,46 @@ class BPRSampler:
     def n_batches(self, batch_size: int) -> int:
         """Number of batches per epoch."""
         return -(-len(self.users) // batch_size)
+
+
+class AugmentedSampler:
+    """`BPRSampler`'s batches followed by augmented (user, pos, neg) triples: six int64 arrays per batch.
+
+    Each batch of B original edges brings max(1, round(rate * B)) augmented triples (e.g. LLM-chosen
+    liked / disliked items) drawn uniformly with replacement from all of them; the original part is
+    exactly what `BPRSampler(train, seed)` yields, so switching augmentation on changes nothing else.
+    """
+
+    def __init__(
+        self,
+        train: Interactions,
+        augmented: tuple[np.ndarray, np.ndarray, np.ndarray],
+        rate: float,
+        seed: int,
+    ) -> None:
+        users, pos, neg = (np.asarray(a, dtype=np.int64) for a in augmented)
+        if not len(users) == len(pos) == len(neg) or len(users) == 0:
+            raise ValueError(
+                f"augmented triples must be non-empty and aligned, got {len(users)}/{len(pos)}/{len(neg)}"
+            )
+        if users.min() < 0 or users.max() >= train.n_users:
+            raise ValueError(f"augmented users must lie in [0, {train.n_users})")
+        for name, items in (("pos", pos), ("neg", neg)):
+            if items.min() < 0 or items.max() >= train.n_items:
+                raise ValueError(f"augmented {name} items must lie in [0, {train.n_items})")
+        if rate <= 0:
+            raise ValueError(f"aug_rate must be positive, got {rate}")
+        self.base = BPRSampler(train, seed)
+        self.users, self.pos, self.neg, self.rate = users, pos, neg, rate
+        # its own stream, so the original part of each batch is BPRSampler's, draw for draw
+        self.rng = np.random.default_rng([seed, 2])
+
+    def epoch(self, batch_size: int) -> Iterator[tuple[np.ndarray, ...]]:
+        """BPRSampler's epoch, each batch extended by its share of augmented triples."""
+        for users, pos, neg in self.base.epoch(batch_size):
+            pick = self.rng.integers(0, len(self.users), size=max(1, round(self.rate * len(users))))
+            yield users, pos, neg, self.users[pick], self.pos[pick], self.neg[pick]
+
+    def n_batches(self, batch_size: int) -> int:
+        """Number of batches per epoch."""
+        return self.base.n_batches(batch_size)

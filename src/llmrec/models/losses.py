@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -77,3 +79,41 @@ def node_info_nce(
             nodes = nodes[torch.randperm(len(nodes))[:max_rows]]
         loss = loss + info_nce(view1[nodes], view2[nodes], temperature)
     return loss
+
+
+def bpr_pair_losses(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> torch.Tensor:
+    """Per-pair BPR loss -log sigmoid(pos - neg), as softplus(neg - pos); `bpr_loss` is its mean."""
+    return F.softplus(neg_scores - pos_scores)
+
+
+def prune_paper(aug_losses: torch.Tensor, prune_ratio: float) -> torch.Tensor:
+    """LLMRec paper's noisy-edge pruning: mean loss of the augmented pairs left after dropping the
+    floor(prune_ratio * n) pairs with the highest loss (likely LLM mistakes); 0 for no pairs."""
+    n = aug_losses.numel()
+    n_keep = n - math.floor(prune_ratio * n)
+    if n_keep == 0:
+        return aug_losses.sum() * 0.0  # keeps the autograd graph; no NaN from an empty mean
+    return torch.topk(aug_losses, n_keep, largest=False).values.mean()
+
+
+def prune_official(pair_losses: torch.Tensor, keep_ratio: float) -> torch.Tensor:
+    """Official LLMRec code's pruning: mean loss of the hardest max(1, floor(keep_ratio * n)) of all pairs.
+
+    The code sorts log-sigmoid scores ascending and keeps the first ones: the highest-loss pairs,
+    the inverse of the paper's rule. 0 for no pairs.
+    """
+    n = pair_losses.numel()
+    if n == 0:
+        return pair_losses.sum() * 0.0
+    n_keep = max(1, math.floor(keep_ratio * n))
+    return torch.topk(pair_losses, n_keep, largest=True).values.mean()
+
+
+def scaled_cosine_loss(pred: torch.Tensor, target: torch.Tensor, gamma: float) -> torch.Tensor:
+    """GraphMAE's scaled cosine error: mean over rows of (1 - cos(pred, target)) ** gamma.
+
+    1 - cos is clamped at 0 so rounding (cos a hair above 1) never meets a fractional power; a zero
+    row counts as orthogonal (cos 0).
+    """
+    cos = (F.normalize(pred, dim=-1) * F.normalize(target, dim=-1)).sum(-1)
+    return (1.0 - cos).clamp_min(0.0).pow(gamma).mean()
