@@ -130,31 +130,40 @@ class LLMRec(LightGCN):
 
     def _place(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """Feature k's node rows (users first) with zeros on the other side of the graph."""
-        n_other = self.n_items if k < len(self.user_feature_dims) else self.n_users
-        zeros = x.new_zeros(n_other, x.shape[1])
-        return torch.cat([x, zeros]) if k < len(self.user_feature_dims) else torch.cat([zeros, x])
+        if k < len(self.user_feature_dims):
+            return torch.cat([x, x.new_zeros(self.n_items, x.shape[1])])
+        return torch.cat([x.new_zeros(self.n_users, x.shape[1]), x])
 
     def _fuse(
         self, graph: object, masked: bool
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """All fused node embeddings, and per masked feature (decoded rows, original rows)."""
-        adj = graph.adj  # type: ignore[attr-defined]
-        ego = torch.cat([self.user_emb.weight, self.item_emb.weight])
-        parts = [propagate(adj, ego, self.n_layers)]
-        recon = []
-        for k, x in enumerate(self.features(graph)):
+        """All fused node embeddings, and per feature the (decoded, original) rows of its masked nodes.
+
+        With `masked`, the masked features also feed the fused embeddings (GraphMAE-style feature
+        dropout): one propagation serves both the ranking and the reconstruction loss.
+        """
+        masked = masked and self.mask_ratio > 0
+        features = self.features(graph)
+        columns = [torch.cat([self.user_emb.weight, self.item_emb.weight])]
+        mask_nodes = []
+        for k, x in enumerate(features):
             h = self.proj[k](x)
-            if masked and self.mask_ratio > 0:
-                n_mask = max(1, round(self.mask_ratio * len(x)))
-                nodes = torch.randperm(len(x))[:n_mask]
-                h = h.index_copy(0, nodes, self.mask_token[k].expand(n_mask, -1))
-            out = propagate(adj, self._place(k, h), self.n_layers)
+            if masked:
+                nodes = torch.randperm(len(x))[: max(1, round(self.mask_ratio * len(x)))]
+                h = h.index_copy(0, nodes, self.mask_token[k].expand(len(nodes), -1))
+                mask_nodes.append(nodes)
+            columns.append(self._place(k, h))
+        # IDs and all features side by side in one sparse pass: cheaper than one pass per matrix
+        adj = graph.adj  # type: ignore[attr-defined]
+        parts = propagate(adj, torch.cat(columns, dim=1), self.n_layers).split(self.dim, dim=1)
+        recon = []
+        for k, nodes in enumerate(mask_nodes):
             offset = 0 if k < len(self.user_feature_dims) else self.n_users
-            if masked and self.mask_ratio > 0:
-                recon.append((self.decoder[k](out[nodes + offset]), x[nodes]))
-            parts.append(F.normalize(out, dim=1))
+            recon.append((self.decoder[k](parts[k + 1][nodes + offset]), features[k][nodes]))
         weights = self.fusion_weights()
-        fused = sum((w * p for w, p in zip(weights, parts, strict=True)), torch.zeros_like(parts[0]))
+        fused = weights[0] * parts[0]
+        for w, part in zip(weights[1:], parts[1:], strict=True):
+            fused = fused + w * F.normalize(part, dim=1)
         return fused, recon
 
     def embed(self, graph: object) -> tuple[torch.Tensor, torch.Tensor]:
