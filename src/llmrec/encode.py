@@ -63,6 +63,10 @@ def _load_sentence_model(path: str) -> Any:
         raise ConfigError(
             "the text encoder needs sentence-transformers: pip install 'llmrec[encode]'"
         ) from None
+    from transformers.utils import logging as hf_logging
+
+    # transformers draws a "Loading weights" bar on every load, terminal or not; ours say enough
+    hf_logging.disable_progress_bar()
     try:
         return SentenceTransformer(path)
     except OSError as exc:
