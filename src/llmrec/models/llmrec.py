@@ -107,8 +107,9 @@ class LLMRec(LightGCN):
         """Weights of [ID, feature 1, ...] in the fused embedding."""
         if self.fusion == "learned":
             return torch.softmax(self.fusion_logits, dim=0)
-        feature = torch.full((len(self.proj),), self.feature_weight)
-        return torch.cat([torch.ones(1), feature])
+        weights = self.fusion_logits.detach().new_full((len(self.proj) + 1,), self.feature_weight)
+        weights[0] = 1.0
+        return weights
 
     def features(self, graph: object) -> list[torch.Tensor]:
         """The graph's feature matrices in projection order, checked against the model's shapes."""
@@ -149,7 +150,7 @@ class LLMRec(LightGCN):
         for k, x in enumerate(features):
             h = self.proj[k](x)
             if masked:
-                nodes = torch.randperm(len(x))[: max(1, round(self.mask_ratio * len(x)))]
+                nodes = torch.randperm(len(x), device=x.device)[: max(1, round(self.mask_ratio * len(x)))]
                 h = h.index_copy(0, nodes, self.mask_token[k].expand(len(nodes), -1))
                 mask_nodes.append(nodes)
             columns.append(self._place(k, h))
@@ -174,6 +175,10 @@ class LLMRec(LightGCN):
     def mae_loss(self, graph: object) -> torch.Tensor:
         """Scaled-cosine reconstruction error of the masked nodes, summed over features."""
         _, recon = self._fuse(graph, masked=True)
+        return self._reconstruction(recon)
+
+    def _reconstruction(self, recon: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Sum over features of the scaled cosine error of the decoded masked rows (0 without any)."""
         return sum((scaled_cosine_loss(p, t, self.mae_gamma) for p, t in recon), torch.zeros(()))
 
     def loss(self, batch: tuple[torch.Tensor, ...], graph: object) -> torch.Tensor:  # type: ignore[override]
@@ -194,8 +199,7 @@ class LLMRec(LightGCN):
             # the official code prunes one pool of all pairs; aug_weight scales the augmented ones within it
             ranking = prune_official(torch.cat([original, self.aug_weight * augmented]), 1 - self.prune_ratio)
         reg = l2_reg(self.user_emb(users), self.item_emb(pos), self.item_emb(neg))
-        mae = sum((scaled_cosine_loss(p, t, self.mae_gamma) for p, t in recon), torch.zeros(()))
-        return ranking + self.reg * reg + self.mae_weight * mae
+        return ranking + self.reg * reg + self.mae_weight * self._reconstruction(recon)
 
 
 __all__ = ["FUSIONS", "PRUNE_MODES", "LLMRec", "SideFeatures"]
