@@ -183,6 +183,40 @@ def test_augmented_triples_reach_training_through_fit() -> None:
     assert scores[:8].mean() > scores[8:].mean()
     with pytest.raises(ConfigError, match="augmented"):
         fit(LightGCN(25, 24, 8, 2), train, held, graph, cfg, EvalConfig(ks=(1,)), 0, False, aug)
+    with pytest.raises(ConfigError, match="aug_rate"):
+        fit(
+            model,
+            train,
+            held,
+            graph,
+            dataclasses.replace(cfg, aug_rate=0.0),
+            EvalConfig(ks=(1,)),
+            0,
+            False,
+            aug,
+        )
+
+
+def test_paper_pruning_discounts_noisy_augmented_pairs() -> None:
+    # The cold user 24 likes block 0 by seven augmented triples; three noisy ones say the opposite.
+    # Dropping the highest-loss 30% of augmented pairs per batch mostly drops the noisy ones, so the
+    # user's margin of block 0 over block 2 grows compared with keeping every pair.
+    train, held = block_split(n_users=25)
+    graph = build_graph(train)
+    aug = (np.full(10, 24), np.r_[np.arange(7), 16, 17, 18], np.r_[np.arange(16, 23), 0, 1, 2])
+    cfg = TrainConfig(
+        epochs=60, batch_size=64, lr=0.05, eval_every=20, patience=100, metric="recall@1", aug_rate=0.5
+    )
+    margins = []
+    for ratio in (0.0, 0.3):
+        torch.manual_seed(0)
+        model = LLMRec(train.n_users, train.n_items, 16, 2, aug_weight=1.0, prune_ratio=ratio)
+        fit(model, train, held, graph, cfg, EvalConfig(ks=(1,)), 0, False, aug)
+        with torch.no_grad():
+            scores = model.score(torch.tensor([24]), graph)[0]
+        margins.append((scores[:8].mean() - scores[16:].mean()).item())
+    assert margins[0] > 0
+    assert margins[1] > margins[0] + 0.5
 
 
 def test_invalid_features_raise_naming_the_feature() -> None:
