@@ -9,7 +9,6 @@ The LLM's cache makes a rebuild after an interruption cost only the prompts not 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import time
@@ -38,6 +37,7 @@ from llmrec.augment.prompts import ATTRIBUTES_TEMPLATE, EDGES_TEMPLATE, PROFILES
 from llmrec.augment.teacher import LOCAL_TEACHER
 from llmrec.config import RunConfig
 from llmrec.data.dataset import Split
+from llmrec.data.download import sha256_of
 from llmrec.encode import Encoder, EncodeStats, LLMEncoder, SentenceEncoder, VectorStore, encode_texts
 from llmrec.errors import ConfigError, DataError
 from llmrec.graph import build_graph
@@ -222,7 +222,7 @@ def augment_fingerprint(base: BaseRun, aug: AugmentConfig, llm: LLMConfig | None
         {
             "version": ARTEFACT_VERSION,
             "templates": [EDGES_TEMPLATE, ATTRIBUTES_TEMPLATE, PROFILES_TEMPLATE],
-            "files": {f.name: _file_hash(f) for f in files if f.is_file()},
+            "files": {f.name: sha256_of(f) for f in files if f.is_file()},
             "augment": cfgmod.to_dict(aug),
             "llm": {k: getattr(llm, k) for k in LLM_ANSWER_FIELDS} if llm else None,
         }
@@ -234,15 +234,6 @@ def export_run(run_dir: Path, aug: AugmentConfig, out: Path | None, dest: Path) 
     base = select_base(run_dir, aug.base_model)
     inputs = load_inputs(base.path, load_split(base.path), item_noun(base.cfg.data.dataset))
     return export_llmrec(run_dir / "augment" if out is None else out, dest, inputs, aug.attributes)
-
-
-def _file_hash(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _llm_config(aug: AugmentConfig, llm: LLMConfig | None, env: Mapping[str, str]) -> LLMConfig | None:
