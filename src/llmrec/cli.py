@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train one model and evaluate it on test once")
     _add_run_options(p)
     p.add_argument("--dataset", help="dataset name (see `llmrec datasets`) or `custom`")
-    p.add_argument("--model", help="bpr-mf | lightgcn")
+    p.add_argument("--model", help="bpr-mf | lightgcn | sgl | simgcl | gf-cf | llmrec")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("run", parents=[common], help="run the pipeline of a config: compare its models")
@@ -172,8 +173,6 @@ def _parse_override(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
     key, raw = item.split("=", 1)
-    import tomllib
-
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
