@@ -86,6 +86,7 @@ def test_bad_input_gives_one_line_errors(csv_data: Path, tmp_path: Path, capsys,
         capsys, ["train", "--dataset", "nope", "--data-dir", str(tmp_path)]
     )
     assert "unknown model 'gcn'" in _error(capsys, ["train", "--model", "gcn"])
+    assert "augmentation artefacts" in _error(capsys, ["train", "--model", "llmrec"])
     err = _error(capsys, ["train", "--set", "train.learning_rate=1"])
     assert "learning_rate" in err and "'lr'" in err
     assert "train.metric" in _error(capsys, ["train", "--set", 'train.metric="recall@7"'])

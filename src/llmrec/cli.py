@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train one model and evaluate it on test once")
     _add_run_options(p)
     p.add_argument("--dataset", help="dataset name (see `llmrec datasets`) or `custom`")
-    p.add_argument("--model", help="bpr-mf | lightgcn | sgl | simgcl | gf-cf | llmrec")
+    p.add_argument("--model", help="bpr-mf | lightgcn | sgl | simgcl | gf-cf")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("run", parents=[common], help="run the pipeline of a config: compare its models")

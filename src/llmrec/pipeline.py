@@ -69,6 +69,12 @@ def check_config(cfg: RunConfig) -> None:
         raise ConfigError(f"stages {list(cfg.stages)}: must include 'train', and only {list(STAGES)}")
     for name in cfg.models or (cfg.model.name,):
         check_model_name(name)
+        if name == "llmrec":
+            # without its side features and augmented edges it would silently be LightGCN
+            raise ConfigError(
+                "model 'llmrec' needs the augmentation artefacts, which `llmrec train` / `run` do not pass "
+                "to it yet; use it from Python (docs/llmrec_model.md)"
+            )
     check_train_config(cfg.train, cfg.eval)
     if cfg.seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {cfg.seeds}")
