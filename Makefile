@@ -2,7 +2,13 @@
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.llmrec-installed
-export LLMREC_DATA_DIR ?= $(abspath ../shared/data)
+# Default to the offline copies beside the checkout, but only when they are there: a set variable
+# tells the real-dataset tests to run (and fail on missing files); unset, they skip and say why.
+ifeq ($(origin LLMREC_DATA_DIR),undefined)
+  ifneq ($(wildcard ../shared/data),)
+    export LLMREC_DATA_DIR := $(abspath ../shared/data)
+  endif
+endif
 
 .PHONY: setup run test lint clean
 
