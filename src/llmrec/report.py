@@ -1,0 +1,452 @@
+"""A finished run directory -> `report.html` (one self-contained page) and `report.md` (its Markdown twin).
+
+Reads JSON only: `summary.json`, each model's `metrics.json`, `ablation.json` and the augmentation
+audit. This module decides what the report says; both files are rendered from the same sections
+(tables, charts, notes, samples) by `report_render.py`, with charts from `report_charts.py`, so they
+cannot disagree. Text from JSON is passed on raw and escaped at rendering. Parts a run did not
+produce (ablation, augmentation, several seeds, per-epoch history, per-activity results) are left
+out, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from llmrec import report_charts as charts
+from llmrec.report_render import Block, Cell, Chart, Sample, Section, Table, render_html, render_markdown
+from llmrec.significance import stars
+
+CHART_NAMES = ("curves", "loss", "activity", "edge-quality")  # written as report-<name>.svg
+EVERY_K = ("recall", "ndcg")  # shown at every cutoff
+ONE_K = ("precision", "hit", "mrr")  # shown at one cutoff only, so that the table fits a screen
+MAIN_K = 20
+STAR_NOTE = "* p < 0.05, ** p < 0.01, *** p < 0.001"
+QUALITY = (
+    ("augmented_positive", "augmented positive"),
+    ("base_top1", "base model's top-1"),
+    ("random_candidate", "random candidate"),
+    ("augmented_negative", "augmented negative"),
+)
+CATALOGUE = (("users", "users"), ("items", "items"), ("untitled_items", "items without a title"))
+COUNTS = (
+    ("users", "users"),
+    ("items", "items"),
+    ("usable", "usable"),
+    ("no_history", "users without history"),
+    ("too_few_candidates", "users with fewer than 2 candidates"),
+    ("short_candidates", "users with a short candidate list"),
+    ("prompts", "prompts"),
+    ("over_budget", "prompts over the token budget (not sent)"),
+    ("failed_requests", "failed requests"),
+    ("repaired", "answers repaired"),
+    ("invalid_after_repair", "answers dropped after repair"),
+    ("imported_entries", "entries imported from LLMRec's files"),
+    ("texts", "texts"),
+    ("unique", "distinct texts"),
+    ("encoded", "encoded"),
+    ("cached", "from the cache"),
+    ("seconds", "seconds"),
+)
+USAGE = (
+    ("requests", "requests"),
+    ("cache_hits", "cache hits"),
+    ("answered", "answered"),
+    ("failures", "failures"),
+    ("retries", "retries"),
+    ("prompt_tokens", "prompt tokens"),
+    ("completion_tokens", "completion tokens"),
+    ("invalid", "invalid answers"),
+    ("repairs", "repairs"),
+    ("cost_usd", "cost (USD)"),
+)
+
+
+def write_report(run_dir: Path) -> list[Path]:
+    """Write report.html, report.md and the SVG charts report.md links into `run_dir`; return their paths."""
+    run_dir = Path(run_dir)
+    summary = _read_json(run_dir / "summary.json")
+    if summary is None:
+        raise FileNotFoundError(
+            f"{run_dir / 'summary.json'} not found: not a finished `llmrec run` directory"
+        )
+    metrics = {n: m for n in summary.get("models", {}) if (m := _read_json(run_dir / n / "metrics.json"))}
+    audit = summary.get("augmentation") or _read_json(run_dir / "augment" / "audit.json")
+    candidates = (
+        _results_section(summary),
+        _ablation_section(_read_json(run_dir / "ablation.json"), summary),
+        _curves_section(summary, metrics),
+        _activity_section(summary, metrics),
+        _augmentation_section(audit),
+    )
+    sections = [s for s in candidates if s is not None]
+    title = f"llmrec run: {summary.get('dataset', run_dir.name)}"
+    lede, notes = _heading(summary, metrics, summary.get("teacher") or (audit or {}).get("teacher"))
+    written = [run_dir / "report.html", run_dir / "report.md"]
+    _write(written[0], render_html(title, lede, notes, sections))
+    _write(written[1], render_markdown(title, lede, notes, sections))
+    drawn = {b.name: b.svg for s in sections for b in s.blocks if isinstance(b, Chart)}
+    for name in CHART_NAMES:
+        path = run_dir / f"report-{name}.svg"
+        if name in drawn:
+            _write(path, drawn[name])
+            written.append(path)
+        else:  # a chart left over from an earlier report would describe another run
+            path.unlink(missing_ok=True)
+    return written
+
+
+def _heading(summary: Mapping[str, Any], metrics: Mapping[str, Any], teacher: Any) -> tuple[str, list[str]]:
+    """The line under the title (dataset, seeds, teacher, split) and the split's notes."""
+    seeds = int(summary.get("seeds") or 1)
+    parts = [str(summary.get("dataset", "?")), f"{seeds} seed{'s' if seeds != 1 else ''}", _teacher(teacher)]
+    split = next((m["split"] for m in metrics.values() if "split" in m), None)
+    if split is None:
+        return " · ".join(parts), []
+    parts.append(
+        f"{split.get('method', '?')} split of {_count(split.get('n_users'))} users × "
+        f"{_count(split.get('n_items'))} items: {_count(split.get('train'))} train / "
+        f"{_count(split.get('valid'))} valid / {_count(split.get('test'))} test interactions"
+    )
+    return " · ".join(parts), [f"Data: {note}" for note in split.get("notes", [])]
+
+
+def _teacher(teacher: Any) -> str:
+    """Who wrote the augmentations, in plain words."""
+    if not isinstance(teacher, Mapping):
+        return "no teacher (augmentation not run)"
+    if teacher.get("kind") == "local":
+        return "local teacher (no LLM)"
+    if teacher.get("kind") == "llm":
+        return f"LLM teacher {teacher.get('backend', '?')} / {teacher.get('model', '?')}"
+    return f"teacher: {teacher.get('kind', '?')}"
+
+
+def _results_section(summary: Mapping[str, Any]) -> Section | None:
+    """Test metrics per model, mean ± std with significance stars, the best of each column in bold."""
+    models: Mapping[str, Any] = summary.get("models") or {}
+    if not models:
+        return None
+    ks = summary.get("config", {}).get("eval", {}).get("ks") or sorted(
+        {int(name.split("@")[1]) for entry in models.values() for name in entry.get("test", {})}
+    )
+    main = MAIN_K if MAIN_K in ks else max(ks, default=MAIN_K)
+    wanted = [f"{m}@{k}" for m in EVERY_K for k in ks] + [f"{m}@{main}" for m in ONE_K]
+    columns = [c for c in wanted if any(c in e.get("test", {}) for e in models.values())]
+    std_shown = int(summary.get("seeds") or 1) > 1
+    rows = [
+        [Cell(name)]
+        + [
+            _metric_cell(
+                entry.get("test", {}), entry.get("test_std", {}) if std_shown else {}, entry, c, models
+            )
+            for c in columns
+        ]
+        for name, entry in models.items()
+    ]
+    seeds = int(summary.get("seeds") or 1)
+    note = f"Test metrics, mean ± std over {seeds} seeds" if seeds > 1 else "Test metrics of one seed"
+    note += "; bold: best in its column."
+    sig = summary.get("significance")
+    if _has_p_values(models.values()) and sig:
+        note += (
+            f" Stars: paired {sig.get('test', '?')} over seeds against {sig.get('against', '?')} "
+            f"(chosen by {sig.get('chosen_by', '?')}); {STAR_NOTE}."
+        )
+    else:
+        note += " No significance test: it needs two seeds or more and a summary that holds p-values."
+    return Section("results", "Test results", [Table(["Model", *columns], rows), note])
+
+
+def _metric_cell(
+    mean: Mapping[str, float],
+    std: Mapping[str, float],
+    entry: Mapping[str, Any],
+    metric: str,
+    rivals: Mapping[str, Mapping[str, Any]],
+) -> Cell:
+    """`metric` of one entry: mean, ± std, stars from its p-value, delta, bold when no rival is higher."""
+    value = mean.get(metric)
+    if value is None:
+        return Cell("–", "num")
+    best = max(r.get("test", {}).get(metric, float("-inf")) for r in rivals.values())
+    spread = std.get(metric)
+    return Cell(
+        f"{value:.4f}",
+        "num",
+        bold=value >= best,
+        std="" if spread is None else f"± {spread:.4f}",
+        stars=stars((entry.get("p_value") or {}).get(metric)),
+        delta=(entry.get("delta") or {}).get(metric),
+    )
+
+
+def _has_p_values(entries: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether any entry holds a p-value (one seed, or a run older than the tests, holds none)."""
+    return any(v is not None for e in entries for v in (e.get("p_value") or {}).values())
+
+
+def _ablation_section(ablation: Any, summary: Mapping[str, Any]) -> Section | None:
+    """One row per ablation variant: its switches, and test metrics with stars and change vs the reference."""
+    if not ablation or not ablation.get("variants"):
+        return None
+    variants = ablation["variants"]
+    names = ablation.get("metrics") or list(variants[0].get("test", {}))
+    switches = list(dict.fromkeys(s for v in variants for s in v.get("switches", {})))
+    std_shown = int(summary.get("seeds") or 1) > 1
+    rivals = {v["name"]: v for v in variants}
+    rows = [
+        [Cell(v.get("label") or v["name"])]
+        + [Cell("✓", "on") if v.get("switches", {}).get(s) else Cell("✗", "off") for s in switches]
+        + [
+            _metric_cell(v.get("test", {}), v.get("test_std", {}) if std_shown else {}, v, m, rivals)
+            for m in names
+        ]
+        for v in variants
+    ]
+    reference = ablation.get("reference", "the reference")
+    note = (
+        f"Each variant turns LLMRec's parts on (✓) or off (✗). Test metrics, mean ± std over seeds; bold: "
+        f"best in its column; the percentage is the change of the mean relative to {reference}."
+    )
+    if _has_p_values(variants):
+        test = summary.get("significance", {}).get("test", "paired test")
+        note += f" Stars: paired {test} over seeds against {reference}; {STAR_NOTE}."
+    return Section("ablation", "Ablation", [Table(["Variant", *switches, *names], rows), note])
+
+
+def _curves_section(summary: Mapping[str, Any], metrics: Mapping[str, Any]) -> Section | None:
+    """Validation metric and training loss against epoch, one line per model."""
+    metric = summary.get("config", {}).get("train", {}).get("metric", f"recall@{MAIN_K}")
+    colours = _colours(summary)
+    valid_lines, loss_lines, lone, lossless = [], [], [], []
+    for name, m in metrics.items():
+        runs = [r for r in m.get("runs", []) if r.get("history")]
+        if not runs:
+            continue
+        valid = _mean_curve(runs, lambda h: h.get("valid", {}).get(metric))
+        loss = _mean_curve(runs, lambda h: h.get("loss"))
+        if valid:
+            valid_lines.append(charts.Line(name, colours[name], valid))
+            lone += [name] if len(valid) == 1 else []
+        if loss:
+            loss_lines.append(charts.Line(name, colours[name], loss))
+        else:
+            lossless.append(name)
+    if not valid_lines and not loss_lines:
+        return None
+    seeds = int(summary.get("seeds") or 1)
+    how = f"Mean over the {seeds} seeds at the epochs every seed reached" if seeds > 1 else "One seed"
+    blocks: list[Block] = []
+    if valid_lines:
+        title = f"Validation {metric} by epoch"
+        caption = f"{how}; a marker per evaluation."
+        if lone:
+            caption += f" A single evaluation (closed form, no epochs): {', '.join(lone)}."
+        blocks.append(Chart("curves", title, charts.line_chart(valid_lines, title, "epoch", metric), caption))
+    if loss_lines:
+        title = "Training loss by epoch"
+        caption = f"{how}." + (f" No training loss recorded for {', '.join(lossless)}." if lossless else "")
+        blocks.append(Chart("loss", title, charts.line_chart(loss_lines, title, "epoch", "loss"), caption))
+    return Section("curves", "Training curves", blocks)
+
+
+def _mean_curve(
+    runs: Sequence[Mapping[str, Any]], value: Callable[[Mapping[str, Any]], Any]
+) -> list[tuple[float, float]]:
+    """(epoch, mean over runs) at the epochs where every run has a value; early-stopped seeds end it."""
+    per_run = [{h["epoch"]: v for h in r["history"] if (v := value(h)) is not None} for r in runs]
+    common = sorted(set.intersection(*(set(p) for p in per_run)))
+    return [(float(e), sum(p[e] for p in per_run) / len(per_run)) for e in common]
+
+
+def _activity_section(summary: Mapping[str, Any], metrics: Mapping[str, Any]) -> Section | None:
+    """Test recall and NDCG per user-activity group, mean over seeds: does a model help the long tail?"""
+    ks = summary.get("config", {}).get("eval", {}).get("ks") or [MAIN_K]
+    k = MAIN_K if MAIN_K in ks else max(ks)
+    recall, ndcg = f"recall@{k}", f"ndcg@{k}"
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for name, m in metrics.items():
+        runs = m.get("runs", [])
+        if runs and all(r.get("test_by_activity") for r in runs):
+            groups[name] = _mean_groups([r["test_by_activity"] for r in runs])
+    if not groups:
+        return None
+    first = next(iter(groups.values()))
+    colours = _colours(summary)
+    bars = [
+        charts.Bars(
+            name, colours[name], [g[i].get(recall) if i < len(g) else None for i in range(len(first))]
+        )
+        for name, g in groups.items()
+    ]
+    ticks = [[f"{g['min_interactions']}–{g['max_interactions']}", f"{g['users']:,} users"] for g in first]
+    title = f"Test {recall} by user activity"
+    svg = charts.bar_chart(ticks, bars, title, recall, "training interactions per user, group size")
+    header = ["User group"] + [f"{name} {metric}" for name in groups for metric in (recall, ndcg)]
+    rows = []
+    for i, g in enumerate(first):
+        label = f"{g['min_interactions']}–{g['max_interactions']} interactions ({g['users']:,} users)"
+        row = {
+            metric: [gs[i].get(metric) if i < len(gs) else None for gs in groups.values()]
+            for metric in (recall, ndcg)
+        }
+        best = {metric: max((v for v in vs if v is not None), default=None) for metric, vs in row.items()}
+        cells = [Cell(label)]
+        for j in range(len(groups)):
+            for metric in (recall, ndcg):
+                v = row[metric][j]
+                cells.append(
+                    Cell("–", "num") if v is None else Cell(f"{v:.4f}", "num", bold=v == best[metric])
+                )
+        rows.append(cells)
+    caption = (
+        "Users split into equal-size groups by their number of training interactions, least active first; "
+        "mean over seeds. Bold: best model within the group."
+    )
+    skipped = [n for n in metrics if n not in groups]
+    blocks: list[Block] = [Chart("activity", title, svg, caption), Table(header, rows)]
+    if skipped:
+        blocks.append(
+            f"No per-activity results for {', '.join(skipped)} (run written before they were kept)."
+        )
+    return Section("activity", "Accuracy by user activity", blocks)
+
+
+def _mean_groups(per_seed: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """Groups of the first seed with each metric averaged over seeds (the groups come from the shared
+    split, so they are the same users in every seed)."""
+    out = []
+    for i, group in enumerate(per_seed[0]):
+        seen = [seed[i] for seed in per_seed if i < len(seed)]
+        metrics = [k for k in group if "@" in k and all(s.get(k) is not None for s in seen)]
+        means = {k: sum(s[k] for s in seen) / len(seen) for k in metrics}
+        out.append({**group, **means})
+    return out
+
+
+def _augmentation_section(audit: Any) -> Section | None:
+    """What the teacher produced: counts, edge quality against baselines, coverage, LLM cost, samples."""
+    if not audit:
+        return None
+    base = audit.get("base") or {}
+    teacher = audit.get("teacher") or {}
+    note = str(teacher.get("note") or "")
+    intro = f"Teacher: {_teacher(teacher)}." + (f" {note[:1].upper()}{note[1:]}." if note else "")
+    if base:
+        intro += (
+            f" Candidates from base model {base.get('model', '?')} (seed {base.get('seed', '?')}, "
+            f"{base.get('selected_by', '')}), {audit.get('n_candidates', '?')} per user."
+        )
+    blocks: list[Block] = [intro, Table(["Part", "What", "Count"], _count_rows(audit))]
+    quality = (audit.get("edges") or {}).get("quality") or {}
+    shares = [(label, quality[key]) for key, label in QUALITY if quality.get(key) is not None]
+    if shares:
+        title = "Edge quality: picks the user went on to choose"
+        group = [[f"{_count(quality.get('users'))} users with a validation item"]]
+        bars = [charts.Bars(label, charts.colour(i), [v]) for i, (label, v) in enumerate(shares)]
+        svg = charts.bar_chart(group, bars, title, "share in the user's validation items", percent=True)
+        caption = (
+            "Share of users whose pick is one of their validation items (never shown to the teacher). "
+            "Augmented positives should beat a random candidate and augmented negatives fall below it."
+        )
+        rows = [[Cell(label), Cell(f"{v:.1%}", "num")] for label, v in shares]
+        blocks += [Chart("edge-quality", title, svg, caption), Table(["Pick", "In validation"], rows)]
+    coverage = (audit.get("attributes") or {}).get("coverage") or {}
+    if coverage:
+        header = ["Attribute", "from dataset", "from teacher", "missing", "distinct values"]
+        rows = [
+            [Cell(name)]
+            + [Cell(f"{c.get(k, 0):.1%}", "num") for k in ("dataset", "teacher", "missing")]
+            + [Cell(_count(c.get("distinct_values")), "num")]
+            for name, c in coverage.items()
+        ]
+        blocks += ["Item attributes: share of items valued by each source.", Table(header, rows)]
+    usage = audit.get("llm_usage") or {}
+    if any(usage.get(key) for key, _ in USAGE):
+        rows = [
+            [Cell(label), Cell(_usage_value(key, usage[key]), "num")] for key, label in USAGE if key in usage
+        ]
+        blocks += ["LLM usage:", Table(["Quantity", "Value"], rows)]
+    else:
+        blocks.append("LLM usage: no requests were sent.")
+    samples = [_sample(stage, s) for stage, group in (audit.get("samples") or {}).items() for s in group]
+    if samples:
+        blocks += ["Sample prompts with the teacher's answers (click to open):", *samples]
+    return Section("augmentation", "Augmentation audit", blocks)
+
+
+def _count_rows(audit: Mapping[str, Any]) -> list[list[Cell]]:
+    """(part, what, value) rows for every counter the audit holds, catalogue first; a part is named on
+    its first row only, so the parts read as blocks."""
+    found = [("catalogue", what, _count(audit[key])) for key, what in CATALOGUE if key in audit]
+    for part in ("edges", "attributes", "profiles", "encoding"):
+        stage = audit.get(part) or {}
+        found += [
+            (part, what, _count(stage[key]))
+            for key, what in COUNTS
+            if isinstance(stage.get(key), int | float) and not isinstance(stage.get(key), bool)
+        ]
+        rejected = stage.get("rejected_first_answers")
+        if isinstance(rejected, Mapping):
+            kinds = ", ".join(f"{k} {v}" for k, v in rejected.items()) or "none"
+            found.append((part, f"first answers rejected ({kinds})", _count(sum(rejected.values()))))
+        if stage.get("parse_failure_rate") is not None:
+            found.append((part, "parse-failure rate", f"{stage['parse_failure_rate']:.2%}"))
+    return [
+        [Cell(part if i == 0 or found[i - 1][0] != part else ""), Cell(what), Cell(value, "num")]
+        for i, (part, what, value) in enumerate(found)
+    ]
+
+
+def _sample(stage: str, sample: Mapping[str, Any]) -> Sample:
+    """A sample prompt with its answer, parsed value and note, as a collapsible block."""
+    who = f"user {sample['user_id']}" if "user_id" in sample else f"item {sample.get('item_id', '?')}"
+    parsed = sample.get("parsed")
+    gist = json.dumps(parsed, ensure_ascii=False) if parsed is not None else sample.get("note", "no answer")
+    parts = [("PROMPT", sample.get("prompt")), ("ANSWER", sample.get("answer"))]
+    parts += [("PARSED", None if parsed is None else json.dumps(parsed, indent=2, ensure_ascii=False))]
+    parts += [("NOTE", sample.get("note"))]
+    body = "\n\n".join(f"{label}\n{text}" for label, text in parts if text is not None)
+    return Sample(f"{stage}, {who}: {_clip(str(gist))}", body)
+
+
+def _colours(summary: Mapping[str, Any]) -> dict[str, str]:
+    """One colour per model, fixed by its place in the summary, so every chart agrees."""
+    return {name: charts.colour(i) for i, name in enumerate(summary.get("models", {}))}
+
+
+def _count(value: Any) -> str:
+    """An integer with thousands separators, a float with one decimal, '?' for nothing."""
+    if value is None:
+        return "?"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+
+
+def _usage_value(key: str, value: Any) -> str:
+    """An LLM usage counter; the cost in dollars."""
+    return f"${value:,.4f}" if key == "cost_usd" else _count(value)
+
+
+def _clip(text: str, n: int = 110) -> str:
+    """One line of at most n characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _read_json(path: Path) -> Any:
+    """The parsed file, or None when it does not exist."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temp file + rename, so a reader never sees half a report."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
+    os.replace(tmp, path)
