@@ -172,7 +172,13 @@ def _ablation() -> dict[str, Any]:
         "delta": {"recall@20": -0.031, "ndcg@20": 0.05},
     }
     no_mae = {**no_edges, "name": "no-mae", "label": "without MAE", "switches": {**switches, "mae": False}}
-    return {"reference": "llmrec", "metrics": ["recall@20", "ndcg@20"], "variants": [full, no_edges, no_mae]}
+    return {
+        "seeds": 3,
+        "reference": "full",
+        "significance": {"test": "wilcoxon", "against": "full"},
+        "metrics": ["recall@20", "ndcg@20"],
+        "variants": [full, no_edges, no_mae],
+    }
 
 
 def write_run(root: Path, seeds: int = 3) -> Path:
@@ -348,6 +354,12 @@ def test_ablation_shows_switches_stars_and_relative_change(run: Path) -> None:
         "stars": "",
     }
     assert _column(table, "ndcg@20")["without MAE"]["text"] == "0.2100± 0.0010 +5.0%"
+    page = (run / "report.html").read_text()
+    reference = "LLMRec (all augmentations, pruning, MAE)"
+    assert (
+        f"change of the mean relative to {reference}. Stars: paired wilcoxon over seeds against {reference}"
+        in page
+    )
 
 
 def test_curve_has_one_point_per_common_epoch(run: Path) -> None:

@@ -197,7 +197,7 @@ def _ablation_section(ablation: Any, summary: Mapping[str, Any]) -> Section | No
     variants = ablation["variants"]
     names = ablation.get("metrics") or list(variants[0].get("test", {}))
     switches = list(dict.fromkeys(s for v in variants for s in v.get("switches", {})))
-    std_shown = int(summary.get("seeds") or 1) > 1
+    std_shown = int(ablation.get("seeds") or summary.get("seeds") or 1) > 1
     rivals = {v["name"]: v for v in variants}
     rows = [
         [Cell(v.get("label") or v["name"])]
@@ -208,13 +208,14 @@ def _ablation_section(ablation: Any, summary: Mapping[str, Any]) -> Section | No
         ]
         for v in variants
     ]
-    reference = ablation.get("reference", "the reference")
+    named = rivals.get(ablation.get("reference"), {})
+    reference = named.get("label") or named.get("name") or "the reference"
     note = (
         f"Each variant turns LLMRec's parts on (✓) or off (✗). Test metrics, mean ± std over seeds; bold: "
         f"best in its column; the percentage is the change of the mean relative to {reference}."
     )
     if _has_p_values(variants):
-        test = summary.get("significance", {}).get("test", "paired test")
+        test = (ablation.get("significance") or summary.get("significance") or {}).get("test", "test")
         note += f" Stars: paired {test} over seeds against {reference}; {STAR_NOTE}."
     return Section("ablation", "Ablation", [Table(["Variant", *switches, *names], rows), note])
 
