@@ -10,7 +10,7 @@ ifeq ($(origin LLMREC_DATA_DIR),undefined)
   endif
 endif
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint clean browser
 
 setup: $(STAMP)
 
@@ -24,7 +24,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/llmrec run examples/ml100k.toml --out runs/ml100k
 
-test: $(STAMP)
+# The report test opens report.html in a real headless Chromium: Debian's package, installed when
+# missing and we may (root with apt). Elsewhere the test skips, unless LLMREC_REQUIRE_BROWSER=1 (CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -q chromium >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
+	    echo "warning: could not install chromium; the browser test needs it"; \
+	  else echo "note: no chromium; install it (apt-get install chromium) for the browser test"; fi
+
+test: $(STAMP) browser
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy src
 	$(PY) -m pytest -q

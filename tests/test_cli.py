@@ -12,21 +12,6 @@ from llmrec.cli import main
 from llmrec.rundir import load_split
 
 
-@pytest.fixture
-def csv_data(tmp_path: Path) -> Path:
-    """Three blocks of 12 users x 12 items; each user rates every item of their block 5."""
-    lines = ["user_id,item_id,rating"]
-    for b in range(3):
-        for u in range(12):
-            lines += [f"u{b * 12 + u},i{b * 12 + i},5" for i in range(12)]
-    lines += ["u0,i30,1"]  # a low rating, dropped by the default threshold of 4
-    path = tmp_path / "inter.csv"
-    path.write_text("\n".join(lines) + "\n")
-    items = tmp_path / "items.csv"
-    items.write_text("item_id,title\n" + "".join(f"i{i},Film {i}\n" for i in range(36)))
-    return path
-
-
 def _train_args(csv: Path, out: Path, model: str = "bpr-mf") -> list[str]:
     return [
         "train", "--dataset", "custom", "--model", model, "--out", str(out), "--epochs", "40", "--seeds", "2",
@@ -86,7 +71,7 @@ def test_bad_input_gives_one_line_errors(csv_data: Path, tmp_path: Path, capsys,
         capsys, ["train", "--dataset", "nope", "--data-dir", str(tmp_path)]
     )
     assert "unknown model 'gcn'" in _error(capsys, ["train", "--model", "gcn"])
-    assert "augmentation artefacts" in _error(capsys, ["train", "--model", "llmrec"])
+    assert "llmrec.augment_dir" in _error(capsys, ["train", "--model", "llmrec"])
     err = _error(capsys, ["train", "--set", "train.learning_rate=1"])
     assert "learning_rate" in err and "'lr'" in err
     assert "train.metric" in _error(capsys, ["train", "--set", 'train.metric="recall@7"'])

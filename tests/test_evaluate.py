@@ -105,3 +105,19 @@ def test_evaluate_matches_brute_force_reference() -> None:
         assert {m: got[m] for m in _reference_metrics(scores, train, test, k)} == pytest.approx(
             _reference_metrics(scores, train, test, k), rel=1e-5
         )
+
+
+def test_group_means_split_users_by_activity() -> None:
+    from llmrec.evaluate import group_means
+
+    users = np.array([0, 1, 2, 3, 4])
+    activity = np.array([9, 1, 5, 1, 3, 100])  # user 5 has no held-out item: not among `users`
+    values = {"recall@20": np.array([0.9, 0.1, 0.5, 0.3, 0.4])}
+    groups = group_means(users, values, activity, 2)
+    # by activity (ties by index): users 1, 3, 4 | 2, 0 -> sizes 3 and 2 (array_split puts the extra first)
+    assert [g["users"] for g in groups] == [3, 2]
+    assert groups[0]["recall@20"] == pytest.approx((0.1 + 0.3 + 0.4) / 3)
+    assert groups[1]["recall@20"] == pytest.approx((0.5 + 0.9) / 2)
+    assert (groups[0]["min_interactions"], groups[0]["max_interactions"]) == (1, 3)
+    assert (groups[1]["min_interactions"], groups[1]["max_interactions"]) == (5, 9)
+    assert len(group_means(users, values, activity, 10)) == 5  # never more groups than users

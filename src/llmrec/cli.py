@@ -62,13 +62,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train one model and evaluate it on test once")
     _add_run_options(p)
     p.add_argument("--dataset", help="dataset name (see `llmrec datasets`) or `custom`")
-    p.add_argument("--model", help="bpr-mf | lightgcn | sgl | simgcl | gf-cf")
+    p.add_argument(
+        "--model", help="bpr-mf | lightgcn | sgl | simgcl | gf-cf | llmrec (needs llmrec.augment_dir)"
+    )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("run", parents=[common], help="run the pipeline of a config: compare its models")
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="the whole pipeline of a config: baselines, augmentation, LLMRec, report",
+    )
     p.add_argument("config_file", metavar="CONFIG.toml")
     _add_run_options(p, with_config=False)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "ablate", parents=[common], help="the pipeline, then LLMRec with each augmentation and denoiser off"
+    )
+    p.add_argument("config_file", metavar="CONFIG.toml")
+    _add_run_options(p, with_config=False)
+    p.set_defaults(func=cmd_ablate)
+
+    p = sub.add_parser("report", parents=[common], help="write report.html and report.md of a run folder")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="an `llmrec run` or `llmrec ablate` folder")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("evaluate", parents=[common], help="re-evaluate a run directory on valid and test")
     p.add_argument("run_dir", type=Path)
@@ -229,7 +246,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from llmrec.pipeline import check_config, prepare, train_models
 
     cfg = resolve_config(args, args.config)
-    check_config(cfg)
+    check_config(cfg, single=True)
     out = args.out or Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{cfgmod.fingerprint(cfg)[:8]}"
     prepared = prepare(cfg, _data_dirs(args, cfg))
     metrics = train_models(cfg, prepared, out, args.progress)
@@ -247,10 +264,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = compare(cfg, _data_dirs(args, cfg), out, args.progress, dict(os.environ))
     print(f"{cfg.data.dataset}: test metrics, mean ± std over {cfg.seeds} seed(s)")
     print(format_table(summary["models"], cfg.seeds))
+    print(_significance_note(summary))
     if "augmentation" in summary:
         print(f"augmentation ({_teacher_text(summary['teacher'])}): {out / 'augment' / 'audit.txt'}")
-    print(f"run directory: {out} (summary.json)")
+    print(f"run directory: {out} (summary.json, report: {out / 'report.html'})")
     return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    """`llmrec ablate CONFIG.toml`."""
+    from llmrec.ablation import ablate
+
+    cfg = resolve_config(args, Path(args.config_file))
+    out = args.out or Path("runs") / f"{Path(args.config_file).stem}-{cfgmod.fingerprint(cfg)[:8]}"
+    result = ablate(cfg, _data_dirs(args, cfg), out, args.progress, dict(os.environ))
+    print(f"{cfg.data.dataset}: LLMRec ablation, test metrics, mean ± std over {cfg.seeds} seed(s)")
+    rows = {r["name"]: r for r in result["variants"]}
+    print(format_table(rows, cfg.seeds))
+    print(f"p-values: paired {cfg.eval.significance} against the full model, over seeds")
+    print(f"run directory: {out} (ablation.json, report: {out / 'report.html'})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`llmrec report RUN_DIR`."""
+    from llmrec.report import write_report
+
+    if not (args.run_dir / "summary.json").is_file():
+        raise ConfigError(f"{args.run_dir} is not an `llmrec run` folder: summary.json is missing")
+    for path in write_report(args.run_dir):
+        print(path)
+    return 0
+
+
+def _significance_note(summary: dict[str, Any]) -> str:
+    """The line under the table that says what the stars mean."""
+    sig = summary.get("significance", {})
+    return (
+        f"* p < 0.05, ** p < 0.01, *** p < 0.001: paired {sig.get('test', 'ttest')} over seeds "
+        f"against {sig.get('against', '?')} ({sig.get('chosen_by', '')})"
+    )
 
 
 def _teacher_text(teacher: Any) -> str:
@@ -349,16 +402,20 @@ def cmd_cache_export(args: argparse.Namespace) -> int:
 
 
 def format_table(models: dict[str, dict[str, Any]], seeds: int) -> str:
-    """Plain-text table of test metrics (mean ± std when several seeds)."""
-    header = f"{'model':<12}" + "".join(f"{m:>18}" for m in TABLE_METRICS)
+    """Plain-text table of test metrics (mean ± std when several seeds, stars from `p_value` maps)."""
+    from llmrec.significance import stars
+
+    width = max([12, *(len(n) + 2 for n in models)])
+    header = f"{'model':<{width}}" + "".join(f"{m:>21}" for m in TABLE_METRICS)
     lines = [header, "-" * len(header)]
     for name, res in models.items():
         cells = []
         for m in TABLE_METRICS:
             mean = res["test"].get(m, float("nan"))
             std = res.get("test_std", {}).get(m, 0.0)
-            cells.append(f"{mean:.4f} ± {std:.4f}" if seeds > 1 else f"{mean:.4f}")
-        lines.append(f"{name:<12}" + "".join(f"{c:>18}" for c in cells))
+            mark = stars((res.get("p_value") or {}).get(m))
+            cells.append((f"{mean:.4f} ± {std:.4f}" if seeds > 1 else f"{mean:.4f}") + f"{mark:<3}")
+        lines.append(f"{name:<{width}}" + "".join(f"{c:>21}" for c in cells))
     return "\n".join(lines)
 
 

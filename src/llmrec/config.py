@@ -104,6 +104,24 @@ class EvalConfig:
 
     ks: tuple[int, ...] = (10, 20, 50)
     batch_size: int = 2048  # users scored per matrix product
+    significance: str = "ttest"  # paired test over seeds against the best baseline: ttest | wilcoxon
+    activity_groups: int = 4  # users split by training-interaction count into this many equal groups
+
+
+@dataclass(frozen=True)
+class LLMRecConfig:
+    """What the LLMRec model trains on: which augmentation artefacts, and from which folder.
+
+    Each switch turns one augmentation on or off (the ablations of `llmrec ablate`); the denoisers are
+    model knobs (`model.llmrec_prune_ratio = 0` switches pruning off, `model.llmrec_mae_weight = 0` MAE).
+    A switch that is on needs its artefact: a missing one is an error, never a silently smaller model.
+    """
+
+    augment_dir: str = ""  # an augmentation folder (`llmrec augment`); `llmrec run` uses OUT/augment
+    edges: bool = True  # BPR on the augmented (user, liked, disliked) triples (edges.npz)
+    item_text: bool = True  # item text vectors of the dataset's own metadata (item_text.npy)
+    item_attributes: bool = True  # the augmented item attributes, all in one text (item_attr_all.npy)
+    user_profiles: bool = True  # the augmented user profiles (user_profile.npy)
 
 
 @dataclass(frozen=True)
@@ -117,10 +135,12 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # `llmrec augment`: see docs/augment.md
     llm: LLMConfig = field(default_factory=LLMConfig)  # the LLM behind augment (see docs/llm.md)
+    llmrec: LLMRecConfig = field(default_factory=LLMRecConfig)  # model "llmrec": its augmented inputs
     seed: int = 2024  # first model seed; seed + i for the i-th repeat
     seeds: int = 1
     models: tuple[str, ...] = ()  # `llmrec run`: models compared on one split (empty: model.name)
-    stages: tuple[str, ...] = ("train",)  # `llmrec run`: "train" the models, then optionally "augment"
+    # `llmrec run`: "train" the models, then optionally "augment" and train "llmrec" on the augmentations
+    stages: tuple[str, ...] = ("train",)
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:

@@ -78,6 +78,19 @@ def evaluate(
     `score_fn(users)` returns [len(users), n_items] scores; `exclude` are the interactions to mask
     (train, and valid when testing). `progress(n)` is called with the number of users done.
     """
+    _, values = evaluate_users(score_fn, truth, exclude, ks, batch_size, progress)
+    return {name: float(v.mean(dtype=np.float64)) for name, v in values.items()}
+
+
+def evaluate_users(
+    score_fn: Callable[[torch.Tensor], torch.Tensor],
+    truth: Interactions,
+    exclude: Sequence[Interactions] = (),
+    ks: Sequence[int] = (10, 20, 50),
+    batch_size: int = 2048,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The evaluated users (those with held-out items) and each metric's value for each of them."""
     users = truth.active_users()
     if len(users) == 0:
         raise ValueError("no user has a held-out item to evaluate")
@@ -86,7 +99,7 @@ def evaluate(
         masked = part.user_items if masked is None else masked + part.user_items
     masked = masked.tocsr() if masked is not None else None
     max_k = min(max(ks), truth.n_items)
-    sums: dict[str, float] = {}
+    chunks: dict[str, list[np.ndarray]] = {}
     with torch.no_grad():
         for start in range(0, len(users), batch_size):
             rows = users[start : start + batch_size]
@@ -98,10 +111,34 @@ def evaluate(
             hits = truth_dense.gather(1, top)
             n_truth = torch.from_numpy(np.diff(truth.user_items.indptr)[rows])
             for name, values in metrics_from_hits(hits, n_truth, ks).items():
-                sums[name] = sums.get(name, 0.0) + float(values.sum())
+                chunks.setdefault(name, []).append(values.numpy())
             if progress is not None:
                 progress(len(rows))
-    return {name: total / len(users) for name, total in sums.items()}
+    return users, {name: np.concatenate(parts) for name, parts in chunks.items()}
+
+
+def group_means(
+    users: np.ndarray, values: dict[str, np.ndarray], activity: np.ndarray, n_groups: int
+) -> list[dict[str, Any]]:
+    """Metric means over `n_groups` equal-size groups of `users`, from least to most active.
+
+    `activity` holds every user's number of training interactions (indexed by user); ties at a group
+    border are split by user index, so group sizes differ by at most one.
+    """
+    order = np.lexsort((users, activity[users]))
+    groups = []
+    for i, part in enumerate(np.array_split(order, min(n_groups, len(users)))):
+        degrees = activity[users[part]]
+        groups.append(
+            {
+                "group": i + 1,
+                "users": len(part),
+                "min_interactions": int(degrees.min()),
+                "max_interactions": int(degrees.max()),
+                **{name: float(v[part].mean(dtype=np.float64)) for name, v in values.items()},
+            }
+        )
+    return groups
 
 
 def embedding_scorer(

@@ -5,6 +5,8 @@ What a run writes and how it is read back lives in `rundir.py`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -22,8 +24,15 @@ from llmrec.data.dataset import Dataset, Split
 from llmrec.data.prepare import load_dataset
 from llmrec.data.split import split as make_split
 from llmrec.errors import ConfigError, DataError, LLMRecError
-from llmrec.evaluate import evaluate, model_scorer
-from llmrec.graph import build_graph
+from llmrec.evaluate import evaluate, evaluate_users, group_means, model_scorer
+from llmrec.features import (
+    AugmentedInputs,
+    load_augmented,
+    load_saved_inputs,
+    resolve_augment_dir,
+    save_inputs,
+)
+from llmrec.graph import Graph, build_graph
 from llmrec.models import GRAPH_MODELS, MODELS, Scorer
 from llmrec.rundir import (
     atomic_torch_save,
@@ -35,11 +44,13 @@ from llmrec.rundir import (
     save_split,
     write_json,
 )
+from llmrec.significance import TESTS, paired_p_values
 from llmrec.train import check_train_config, fit
 
 log = logging.getLogger("llmrec")
 
-STAGES = ("train", "augment")  # what `llmrec run` can chain, in this order
+STAGES = ("train", "augment", "llmrec")  # what `llmrec run` can chain, in this order
+LLMREC = "llmrec"  # the augmented model: trained by the "llmrec" stage, never a baseline
 
 
 @dataclass
@@ -62,69 +73,170 @@ def check_model_name(name: str) -> None:
         raise ConfigError(f"unknown model {name!r}; available: {sorted(MODELS)}")
 
 
-def check_config(cfg: RunConfig) -> None:
-    """Fail before loading data on settings that cannot work."""
+def check_config(cfg: RunConfig, single: bool = False) -> None:
+    """Fail before loading data on settings that cannot work.
+
+    `single` is `llmrec train` (one model, `cfg.model`); otherwise `llmrec run`, whose `models` are the
+    baselines and whose "llmrec" stage trains the augmented model.
+    """
     unknown = sorted(set(cfg.stages) - set(STAGES))
     if unknown or "train" not in cfg.stages:
         raise ConfigError(f"stages {list(cfg.stages)}: must include 'train', and only {list(STAGES)}")
-    for name in cfg.models or (cfg.model.name,):
+    names = [cfg.model.name] if single else list(cfg.models) or [cfg.model.name]
+    for name in names:
         check_model_name(name)
-        if name == "llmrec":
-            # without its side features and augmented edges it would silently be LightGCN
+    if single and cfg.model.name == LLMREC:
+        resolve_augment_dir(cfg.llmrec)  # raises when no augmentation folder is named
+    if not single:
+        if LLMREC in names:
             raise ConfigError(
-                "model 'llmrec' needs the augmentation artefacts, which `llmrec train` / `run` do not pass "
-                "to it yet; use it from Python (docs/llmrec_model.md)"
+                "models: 'llmrec' is not a baseline; add 'llmrec' to stages (after 'augment') to train it"
+            )
+        if LLMREC in cfg.stages and "augment" not in cfg.stages and not cfg.llmrec.augment_dir:
+            raise ConfigError(
+                "stage 'llmrec' needs the augmentations: add 'augment' to stages or set llmrec.augment_dir"
             )
     check_train_config(cfg.train, cfg.eval)
     if cfg.seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {cfg.seeds}")
+    if cfg.eval.significance not in TESTS:
+        raise ConfigError(
+            f"eval.significance: unknown test {cfg.eval.significance!r}; use one of {list(TESTS)}"
+        )
+    if cfg.eval.activity_groups < 1:
+        raise ConfigError(f"eval.activity_groups must be at least 1, got {cfg.eval.activity_groups}")
+
+
+def model_graph(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None = None) -> Graph | None:
+    """The propagation graph a model of `cfg` trains and scores on (None for non-graph models)."""
+    if cfg.model.name not in GRAPH_MODELS:
+        return None
+    return build_graph(split.train, features=None if inputs is None else inputs.features)
+
+
+def _feature_dims(inputs: AugmentedInputs | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(user, item) feature widths of the inputs, empty without any."""
+    return ((), ()) if inputs is None else (inputs.user_dims, inputs.item_dims)
 
 
 def train_models(
-    cfg: RunConfig, prepared: Prepared, out: Path, show_progress: bool | None = None
+    cfg: RunConfig,
+    prepared: Prepared,
+    out: Path,
+    show_progress: bool | None = None,
+    inputs: AugmentedInputs | None = None,
 ) -> dict[str, Any]:
-    """Train `cfg.model` over `cfg.seeds` seeds, test each selected model once, write the run dir."""
+    """Train `cfg.model` over `cfg.seeds` seeds, test each selected model once, write the run dir.
+
+    A seed whose model and record are already in `out` under the same fingerprint (config, split,
+    inputs) is reused, so a killed run resumes at the seed it was training. Model "llmrec" reads its
+    augmented `inputs`, by default from `cfg.llmrec.augment_dir`.
+    """
     check_model_name(cfg.model.name)
     split = prepared.split
+    if cfg.model.name == LLMREC and inputs is None:
+        inputs = load_augmented(resolve_augment_dir(cfg.llmrec), split, cfg.llmrec)
     out.mkdir(parents=True, exist_ok=True)
+    key = run_fingerprint(cfg, split, inputs)
     save_split(split, prepared.dataset, out)
     (out / "config.toml").write_text(cfgmod.dumps_toml(cfg), encoding="utf-8")
-    graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
+    if inputs is not None:
+        save_inputs(inputs, out)
+    graph = model_graph(cfg, split, inputs)
+    activity = np.diff(split.train.user_items.indptr)
     runs = []
     start = time.perf_counter()
     for i in range(cfg.seeds):
         seed = cfg.seed + i
+        saved = _saved_seed(out, seed, key)
+        if saved is not None:
+            log.info("seed %d: reused from %s (fingerprint %s)", seed, out, key)
+            runs.append(saved)
+            continue
         torch.manual_seed(seed)
-        model = new_model(cfg, split.train.n_users, split.train.n_items)
-        result = fit(model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress)
-        test = test_model(model, graph, split, cfg, show_progress)
-        atomic_torch_save(model.state_dict(), out / f"model-seed{seed}.pt")
-        runs.append(
-            {
-                "seed": seed,
-                "best_epoch": result.best_epoch,
-                "stopped_by": result.stopped_by,
-                "train_seconds": result.train_seconds,
-                "valid": result.best_valid,
-                "test": test,
-                "history": result.history,
-            }
+        model = new_model(cfg, split.train.n_users, split.train.n_items, _feature_dims(inputs))
+        triples = None if inputs is None else inputs.triples
+        result = fit(
+            model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress, triples
         )
+        test, groups = test_model(model, graph, split, cfg, show_progress, activity)
+        atomic_torch_save(model.state_dict(), out / f"model-seed{seed}.pt")
+        record = {
+            "seed": seed,
+            "best_epoch": result.best_epoch,
+            "stopped_by": result.stopped_by,
+            "train_seconds": result.train_seconds,
+            "valid": result.best_valid,
+            "test": test,
+            "test_by_activity": groups,
+            "history": result.history,
+        }
+        write_json(out / f"seed{seed}.json", {"fingerprint": key, "run": record})
+        runs.append(record)
         log.info("seed %d: best epoch %d, test %s", seed, result.best_epoch, _short(test))
     metrics = summarise(cfg, prepared, runs, time.perf_counter() - start)
+    metrics["fingerprint"] = key
+    if inputs is not None:
+        metrics["inputs"] = inputs.sources
     write_json(out / "metrics.json", metrics)
     return metrics
 
 
+def _saved_seed(out: Path, seed: int, key: str) -> dict[str, Any] | None:
+    """A finished seed's record from an earlier run of the same fingerprint, or None."""
+    path = out / f"seed{seed}.json"
+    if not path.is_file() or not (out / f"model-seed{seed}.pt").is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None  # written atomically, so only a hand-edited file gets here: retrain
+    return cast(dict[str, Any], saved["run"]) if saved.get("fingerprint") == key else None
+
+
+def run_fingerprint(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None) -> str:
+    """Hash of what a trained seed depends on: the data, split, model, training and evaluation
+    settings, the split's exact contents and the augmented inputs' contents (not the folder they came
+    from). The number of seeds is left out so that asking for more seeds reuses the first ones."""
+    digest = hashlib.sha256()
+    for part in (split.train, split.valid, split.test):
+        digest.update(part.user_items.indptr.tobytes())
+        digest.update(part.user_items.indices.tobytes())
+    if inputs is not None:
+        for side in (inputs.features.user, inputs.features.item):
+            for name, x in side.items():
+                digest.update(name.encode())
+                digest.update(x.numpy().tobytes())
+        for array in inputs.triples or ():
+            digest.update(array.tobytes())
+    llmrec = cfgmod.replace(cfg.llmrec, augment_dir="") if inputs is not None else None
+    return cfgmod.fingerprint(
+        cfg.data, cfg.split, cfg.model, cfg.train, cfg.eval, cfg.seed, llmrec, digest.hexdigest()
+    )
+
+
 def test_model(
-    model: torch.nn.Module, graph: Any, split: Split, cfg: RunConfig, show_progress: bool | None = None
-) -> dict[str, float]:
-    """Test metrics of a trained model with train and valid items masked."""
+    model: torch.nn.Module,
+    graph: Any,
+    split: Split,
+    cfg: RunConfig,
+    show_progress: bool | None = None,
+    activity: np.ndarray | None = None,
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Test metrics of a trained model with train and valid items masked, overall and by user activity.
+
+    `activity` (training interactions per user) splits the test users into `cfg.eval.activity_groups`
+    equal groups, least active first: the long tail.
+    """
     scorer = model_scorer(model, graph)
     with _bar(len(split.test.active_users()), "test", show_progress) as bar:
-        return evaluate(
+        users, values = evaluate_users(
             scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size, bar.update
         )
+    overall = {name: float(v.mean(dtype=np.float64)) for name, v in values.items()}
+    if activity is None:
+        activity = np.diff(split.train.user_items.indptr)
+    return overall, group_means(users, values, activity, cfg.eval.activity_groups)
 
 
 def _bar(total: int, desc: str, show: bool | None) -> tqdm:
@@ -182,26 +294,33 @@ def compare(
     show_progress: bool | None = None,
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Train every model of `cfg.models` on one split and seed set, then run the configured stages.
+    """Train every baseline of `cfg.models` on one split and seed set, then run the configured stages.
 
-    Writes `summary.json`; with "augment" in `cfg.stages`, LLMRec's augmentations of the best base
-    model go to `out/augment` and the audit and teacher into the summary. `env` supplies the LLM's
-    base URL, model and key variables.
+    With "augment" in `cfg.stages`, LLMRec's augmentations of the best baseline go to `out/augment`
+    and the audit and teacher into the summary; with "llmrec", the LLMRec model trains on them in
+    `out/llmrec`. Every model gets a paired p-value per test metric against the best baseline (on
+    validation). Writes `summary.json` after each stage and `report.html` / `report.md` at the end.
+    `env` supplies the LLM's base URL, model and key variables.
     """
-    names = list(cfg.models) or [cfg.model.name]
     check_config(cfg)
-    prepared = prepare(cfg, dirs)
-    models: dict[str, Any] = {}
+    return run_stages(cfg, prepare(cfg, dirs), out, show_progress, env)
+
+
+def run_stages(
+    cfg: RunConfig,
+    prepared: Prepared,
+    out: Path,
+    show_progress: bool | None = None,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """`compare` on an already prepared split (checked config)."""
+    names = list(cfg.models) or [cfg.model.name]
+    metrics: dict[str, dict[str, Any]] = {}
     for name in names:
         model_cfg = cfgmod.replace(cfg, **{"model.name": name})
-        metrics = train_models(model_cfg, prepared, out / name, show_progress)
-        models[name] = {k: metrics[k] for k in ("valid", "valid_std", "test", "test_std", "train_seconds")}
-    summary = {
-        "dataset": cfg.data.dataset,
-        "seeds": cfg.seeds,
-        "models": models,
-        "config": cfgmod.to_dict(cfg),
-    }
+        metrics[name] = train_models(model_cfg, prepared, out / name, show_progress)
+    summary: dict[str, Any] = {"dataset": cfg.data.dataset, "seeds": cfg.seeds, "config": cfgmod.to_dict(cfg)}
+    _summarise_models(summary, metrics, names, cfg)
     write_json(out / "summary.json", summary)
     if "augment" in cfg.stages:
         from llmrec.augment.stage import run_augmentation  # the encoder stack loads only when asked
@@ -210,17 +329,63 @@ def compare(
         summary["augmentation"] = audit
         summary["teacher"] = audit.get("teacher")
         write_json(out / "summary.json", summary)
+    if LLMREC in cfg.stages:
+        augment_dir = cfg.llmrec.augment_dir or str(out / "augment")
+        llmrec_cfg = cfgmod.replace(cfg, **{"model.name": LLMREC, "llmrec.augment_dir": augment_dir})
+        metrics[LLMREC] = train_models(llmrec_cfg, prepared, out / LLMREC, show_progress)
+        summary.setdefault("teacher", metrics[LLMREC]["inputs"].get("teacher"))
+        _summarise_models(summary, metrics, names, cfg)
+        write_json(out / "summary.json", summary)
+    from llmrec.report import write_report  # plotting code loads only at the end
+
+    summary["report"] = [str(p.name) for p in write_report(out)]
+    write_json(out / "summary.json", summary)
     return summary
+
+
+def _summarise_models(
+    summary: dict[str, Any], metrics: Mapping[str, dict[str, Any]], baselines: Sequence[str], cfg: RunConfig
+) -> None:
+    """Fill summary["models"] (means, stds, p-values) and the baseline the p-values refer to."""
+    best = max(baselines, key=lambda n: (metrics[n]["valid"][cfg.train.metric], n))
+    summary["best_baseline"] = best
+    summary["significance"] = {
+        "test": cfg.eval.significance,
+        "against": best,
+        "chosen_by": f"best validation {cfg.train.metric} among {list(baselines)}",
+        "pairs": "seeds (same split, same seed per pair)",
+    }
+    summary["models"] = {}
+    for name, m in metrics.items():
+        entry = {k: m[k] for k in ("valid", "valid_std", "test", "test_std", "train_seconds")}
+        if name != best:
+            tests = [r["test"] for r in m["runs"]]
+            entry["p_value"] = paired_p_values(
+                tests, [r["test"] for r in metrics[best]["runs"]], cfg.eval.significance
+            )
+        summary["models"][name] = entry
+
+
+def _run_inputs(run_dir: Path, cfg: RunConfig) -> AugmentedInputs | None:
+    """The augmented inputs saved with a run of model "llmrec" (None for other models)."""
+    if cfg.model.name != LLMREC:
+        return None
+    inputs = load_saved_inputs(run_dir)
+    if inputs is None:
+        raise DataError(f"{run_dir} holds an llmrec model but not its inputs (side_features.npz missing)")
+    return inputs
 
 
 def evaluate_run(run_dir: Path) -> dict[str, Any]:
     """Re-evaluate every saved seed of a run on valid and test; returns means and per-seed values."""
     cfg = load_run_config(run_dir)
     split = load_split(run_dir)
-    graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
+    inputs = _run_inputs(run_dir, cfg)
+    graph = model_graph(cfg, split, inputs)
     runs: list[dict[str, Any]] = []
     for i in range(cfg.seeds):
-        model = load_model(run_dir, cfg, split, cfg.seed + i, None if graph is None else graph.user_items)
+        edges = None if graph is None else graph.user_items
+        model = load_model(run_dir, cfg, split, cfg.seed + i, edges, _feature_dims(inputs))
         scorer = model_scorer(model, graph)
         valid = evaluate(scorer, split.valid, [split.train], cfg.eval.ks, cfg.eval.batch_size)
         test = evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
@@ -248,8 +413,10 @@ def recommend(run_dir: Path, user: str, k: int = 10) -> list[dict[str, Any]]:
             f"user {user!r} is not in run {run_dir} ({split.train.n_users} users; ids look like {example})"
         )
     uid = int(matches[0])
-    graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
-    model = load_model(run_dir, cfg, split, edges=None if graph is None else graph.user_items)
+    inputs = _run_inputs(run_dir, cfg)
+    graph = model_graph(cfg, split, inputs)
+    edges = None if graph is None else graph.user_items
+    model = load_model(run_dir, cfg, split, edges=edges, feature_dims=_feature_dims(inputs))
     with torch.no_grad():
         scores = cast(Scorer, model).score(torch.tensor([uid]), graph)[0]
     seen = np.concatenate([split.train.items_of(uid), split.valid.items_of(uid)])
@@ -274,5 +441,6 @@ __all__ = [
     "evaluate_run",
     "prepare",
     "recommend",
+    "run_stages",
     "train_models",
 ]

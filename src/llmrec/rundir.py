@@ -84,15 +84,31 @@ def load_run_config(run_dir: Path) -> RunConfig:
     return cfgmod.load(run_dir / "config.toml")
 
 
-def new_model(cfg: RunConfig, n_users: int, n_items: int) -> torch.nn.Module:
-    """An untrained model as configured: architecture, model-specific knobs, and L2 weight."""
+def new_model(
+    cfg: RunConfig,
+    n_users: int,
+    n_items: int,
+    feature_dims: tuple[tuple[int, ...], tuple[int, ...]] = ((), ()),
+) -> torch.nn.Module:
+    """An untrained model as configured: architecture, model-specific knobs, and L2 weight.
+
+    `feature_dims` are the widths of the (user, item) side-feature matrices the model will read.
+    """
     knobs = {
         f.name: getattr(cfg.model, f.name)
         for f in dataclasses.fields(cfg.model)
         if f.name not in ("name", "dim", "n_layers")
     }
     return build_model(
-        cfg.model.name, n_users, n_items, cfg.model.dim, cfg.model.n_layers, cfg.train.reg, **knobs
+        cfg.model.name,
+        n_users,
+        n_items,
+        cfg.model.dim,
+        cfg.model.n_layers,
+        cfg.train.reg,
+        user_feature_dims=feature_dims[0],
+        item_feature_dims=feature_dims[1],
+        **knobs,
     )
 
 
@@ -102,8 +118,9 @@ def load_model(
     split: Split,
     seed: int | None = None,
     edges: sp.csr_matrix | None = None,
+    feature_dims: tuple[tuple[int, ...], tuple[int, ...]] = ((), ()),
 ) -> torch.nn.Module:
-    """The selected model of one seed (default: the first).
+    """The selected model of one seed (default: the first), for side features of `feature_dims` widths.
 
     A training-free model (one with a closed-form `fit`, e.g. GF-CF) saves no weights: it is refitted
     here on `edges`, the training edges its run used (default: the saved train split).
@@ -112,7 +129,7 @@ def load_model(
     path = run_dir / f"model-seed{seed}.pt"
     if not path.exists():
         raise DataError(f"no trained model for seed {seed} in {run_dir} ({path.name} missing)")
-    model = new_model(cfg, split.train.n_users, split.train.n_items)
+    model = new_model(cfg, split.train.n_users, split.train.n_items, feature_dims)
     model.load_state_dict(torch.load(path, weights_only=True))
     if hasattr(model, "fit"):
         model.fit(split.train.user_items if edges is None else edges)  # type: ignore[operator]

@@ -171,6 +171,8 @@ def select_base(run_dir: Path, model_name: str = "") -> BaseRun:
             raise ConfigError(f"augment.base_model: {run_dir} holds a {cfg.model.name} run, not {model_name}")
         return BaseRun(run_dir, cfg, "the run's model")
     runs = sorted(p.parent for p in run_dir.glob("*/metrics.json") if (p.parent / "split.npz").is_file())
+    # a model trained on augmentations cannot give the candidates of the augmentation it trains on
+    runs = [r for r in runs if load_run_config(r).model.name != "llmrec"]
     if not runs:
         raise DataError(
             f"{run_dir} is not a run directory: no split.npz in it, and no trained model folders below it"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +51,9 @@ class LLMRec(LightGCN):
     and normalised feature embeddings with softmax weights of learned logits.
     A batch of 6 tensors carries augmented (user, pos, neg) triples after the original three; they are
     pruned (`prune_mode`, see losses.py) and weighted by `aug_weight`. With `mae_weight > 0` training masks
-    a `mask_ratio` share of each feature's nodes with a learned token and decodes the originals back.
+    a `mask_ratio` share of a feature's nodes with a learned token, propagates, and decodes the originals
+    back from the masked nodes' embeddings (one feature per step, drawn at random and weighted by the
+    number of features: an unbiased estimate of the sum over features at a single feature's cost).
     """
 
     accepts_augmented = True  # `train.fit` may append augmented triples to its batches
@@ -91,6 +94,7 @@ class LLMRec(LightGCN):
         self.mask_token = nn.Parameter(torch.zeros(len(dims), dim))
         # softmax logits over [ID, feature 1, ...]; zeros start the learned fusion at equal weights
         self.fusion_logits = nn.Parameter(torch.zeros(len(dims) + 1), requires_grad=fusion == "learned")
+        self._basis_cache: tuple[object, list[torch.Tensor], torch.Tensor] | None = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -135,57 +139,92 @@ class LLMRec(LightGCN):
             return torch.cat([x, x.new_zeros(self.n_items, x.shape[1])])
         return torch.cat([x.new_zeros(self.n_users, x.shape[1]), x])
 
-    def _fuse(
-        self, graph: object, masked: bool
-    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """All fused node embeddings, and per feature the (decoded, original) rows of its masked nodes.
+    def _offset(self, k: int) -> int:
+        """Index of feature k's first node in the users-then-items node order."""
+        return 0 if k < len(self.user_feature_dims) else self.n_users
 
-        With `masked`, the masked features also feed the fused embeddings (GraphMAE-style feature
-        dropout): one propagation serves both the ranking and the reconstruction loss.
+    def _basis(self, graph: object) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """P(placed X_k) of every raw feature matrix, and P of each side's indicator ([nodes, 2]).
+
+        Propagation is linear, so P(X W^T + b) = P(X) W^T + P(1) b^T: projecting after propagating gives
+        exactly the embeddings of projecting first, while the wide raw features cross the graph once per
+        graph instead of once per step. Cached for the last graph seen (features are data, not weights).
         """
-        masked = masked and self.mask_ratio > 0
+        cached = self._basis_cache
+        if cached is not None and cached[0] is graph:
+            return cached[1], cached[2]
         features = self.features(graph)
-        columns = [torch.cat([self.user_emb.weight, self.item_emb.weight])]
-        mask_nodes = []
-        for k, x in enumerate(features):
-            h = self.proj[k](x)
-            if masked:
-                nodes = torch.randperm(len(x), device=x.device)[: max(1, round(self.mask_ratio * len(x)))]
-                h = h.index_copy(0, nodes, self.mask_token[k].expand(len(nodes), -1))
-                mask_nodes.append(nodes)
-            columns.append(self._place(k, h))
-        # IDs and all features side by side in one sparse pass: cheaper than one pass per matrix
+        sides = torch.zeros(self.n_users + self.n_items, 2)
+        sides[: self.n_users, 0] = 1.0
+        sides[self.n_users :, 1] = 1.0
+        with torch.no_grad():
+            columns = [self._place(k, x) for k, x in enumerate(features)] + [sides]
+            widths = [c.shape[1] for c in columns]
+            adj = graph.adj  # type: ignore[attr-defined]
+            parts = list(propagate(adj, torch.cat(columns, dim=1), self.n_layers).split(widths, dim=1))
+        self._basis_cache = (graph, parts[:-1], parts[-1])
+        return parts[:-1], parts[-1]
+
+    def _feature_embeddings(self, graph: object) -> list[torch.Tensor]:
+        """Propagated projections P(W_k X_k + b_k) of every feature, for all nodes."""
+        basis, sides = self._basis(graph)
+        out = []
+        for k, propagated in enumerate(basis):
+            layer = cast(nn.Linear, self.proj[k])
+            side = 0 if k < len(self.user_feature_dims) else 1
+            out.append(F.linear(propagated, layer.weight) + sides[:, side : side + 1] * layer.bias)
+        return out
+
+    def _fuse(self, graph: object) -> torch.Tensor:
+        """All fused node embeddings (users first): propagated IDs plus the weighted, normalised features."""
         adj = graph.adj  # type: ignore[attr-defined]
-        parts = propagate(adj, torch.cat(columns, dim=1), self.n_layers).split(self.dim, dim=1)
-        recon = []
-        for k, nodes in enumerate(mask_nodes):
-            offset = 0 if k < len(self.user_feature_dims) else self.n_users
-            recon.append((self.decoder[k](parts[k + 1][nodes + offset]), features[k][nodes]))
+        ids = propagate(adj, torch.cat([self.user_emb.weight, self.item_emb.weight]), self.n_layers)
         weights = self.fusion_weights()
-        fused = weights[0] * parts[0]
-        for w, part in zip(weights[1:], parts[1:], strict=True):
+        fused = weights[0] * ids
+        for w, part in zip(weights[1:], self._feature_embeddings(graph), strict=True):
             fused = fused + w * F.normalize(part, dim=1)
-        return fused, recon
+        return fused
+
+    def _reconstruct(
+        self, graph: object, k: int, propagated: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask a `mask_ratio` share of feature k's nodes with the learned token and decode them back.
+
+        Returns (decoded, original) rows of the masked nodes. The masked nodes' projections are replaced
+        by the token before propagation; by linearity that is the unmasked `propagated` embedding plus
+        the propagation of the replacement (token minus projection), which is nonzero on masked rows only.
+        """
+        x = self.features(graph)[k]
+        nodes = torch.randperm(len(x), device=x.device)[: max(1, round(self.mask_ratio * len(x)))]
+        rows = nodes + self._offset(k)
+        delta = propagated.new_zeros(propagated.shape)
+        delta = delta.index_copy(0, rows, self.mask_token[k] - self.proj[k](x[nodes]))
+        adj = graph.adj  # type: ignore[attr-defined]
+        masked = propagated[rows] + propagate(adj, delta, self.n_layers)[rows]
+        return self.decoder[k](masked), x[nodes]
 
     def embed(self, graph: object) -> tuple[torch.Tensor, torch.Tensor]:
         """Fused user and item embeddings (no masking)."""
-        fused, _ = self._fuse(graph, masked=False)
+        fused = self._fuse(graph)
         return fused[: self.n_users], fused[self.n_users :]
 
     def mae_loss(self, graph: object) -> torch.Tensor:
-        """Scaled-cosine reconstruction error of the masked nodes, summed over features."""
-        _, recon = self._fuse(graph, masked=True)
-        return self._reconstruction(recon)
-
-    def _reconstruction(self, recon: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """Sum over features of the scaled cosine error of the decoded masked rows (0 without any)."""
+        """Scaled-cosine reconstruction error of freshly masked nodes, summed over every feature."""
+        feats = self._feature_embeddings(graph)
+        recon = [self._reconstruct(graph, k, f) for k, f in enumerate(feats)]
         return sum((scaled_cosine_loss(p, t, self.mae_gamma) for p, t in recon), torch.zeros(()))
+
+    def _sampled_mae(self, graph: object) -> torch.Tensor:
+        """K times the reconstruction error of one feature drawn at random: an unbiased estimate of
+        `mae_loss` (the sum over the K features) at the propagation cost of a single feature."""
+        k = int(torch.randint(len(self.proj), ()))
+        decoded, original = self._reconstruct(graph, k, self._feature_embeddings(graph)[k])
+        return len(self.proj) * scaled_cosine_loss(decoded, original, self.mae_gamma)
 
     def loss(self, batch: tuple[torch.Tensor, ...], graph: object) -> torch.Tensor:  # type: ignore[override]
         """BPR (original) + aug_weight * pruned BPR (augmented) + mae_weight * MAE + L2 on layer-0 IDs."""
         users, pos, neg = batch[:3]
-        train_mae = self.training and self.mae_weight > 0 and len(self.proj) > 0
-        fused, recon = self._fuse(graph, masked=train_mae)
+        fused = self._fuse(graph)
         user_emb, item_emb = fused[: self.n_users], fused[self.n_users :]
 
         def pair_losses(u: torch.Tensor, p: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
@@ -199,7 +238,10 @@ class LLMRec(LightGCN):
             # the official code prunes one pool of all pairs; aug_weight scales the augmented ones within it
             ranking = prune_official(torch.cat([original, self.aug_weight * augmented]), 1 - self.prune_ratio)
         reg = l2_reg(self.user_emb(users), self.item_emb(pos), self.item_emb(neg))
-        return ranking + self.reg * reg + self.mae_weight * self._reconstruction(recon)
+        loss = ranking + self.reg * reg
+        if self.training and self.mae_weight > 0 and self.mask_ratio > 0 and len(self.proj) > 0:
+            loss = loss + self.mae_weight * self._sampled_mae(graph)
+        return loss
 
 
 __all__ = ["FUSIONS", "PRUNE_MODES", "LLMRec", "SideFeatures"]

@@ -1,0 +1,209 @@
+"""The LLMRec model's augmented inputs: side features and augmented triples from an augmentation folder.
+
+Everything is checked against the run's split before a model sees it: the folder must hold a finished
+augmentation of this very split (otherwise the candidates may come from a model that saw our test
+items), every requested artefact must exist, matrices must have one finite row per user or item, and
+triples must name users and items that exist. A failed check is an error naming the file, never a
+silently different model. The inputs a model trained on are copied into its run directory, so the
+run stands alone like every other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from llmrec.augment import artefacts
+from llmrec.config import LLMRecConfig
+from llmrec.data.dataset import Split
+from llmrec.errors import ConfigError, DataError
+from llmrec.models import SideFeatures
+from llmrec.rundir import load_split
+
+log = logging.getLogger("llmrec")
+
+# config switch -> (side, feature name in the model, artefact file stem, the augment switch that makes it)
+FEATURES: dict[str, tuple[str, str, str, str]] = {
+    "user_profiles": ("user", "profile", "user_profile", "augment.profiles"),
+    "item_text": ("item", "text", "item_text", "augment (always written)"),
+    "item_attributes": ("item", "attributes", "item_attr_all", "augment.item_attributes"),
+}
+SAVED_FEATURES, SAVED_TRIPLES = "side_features.npz", "augmented.npz"
+
+Triples = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class AugmentedInputs:
+    """Side features for `Graph.features`, augmented (user, pos, neg) triples for `fit`, and their origin."""
+
+    features: SideFeatures
+    triples: Triples | None
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def user_dims(self) -> tuple[int, ...]:
+        """Widths of the user feature matrices, in the model's projection order."""
+        return tuple(x.shape[1] for x in self.features.user.values())
+
+    @property
+    def item_dims(self) -> tuple[int, ...]:
+        """Widths of the item feature matrices, in the model's projection order."""
+        return tuple(x.shape[1] for x in self.features.item.values())
+
+
+def load_augmented(augment_dir: Path, split: Split, cfg: LLMRecConfig) -> AugmentedInputs:
+    """The artefacts `cfg` switches on, read from `augment_dir` and checked against `split`."""
+    manifest = augment_dir / artefacts.MANIFEST
+    if not manifest.is_file():
+        raise DataError(
+            f"{augment_dir} holds no finished augmentation ({artefacts.MANIFEST} missing): "
+            "run `llmrec augment RUN_DIR` or add 'augment' to the run's stages"
+        )
+    _check_same_split(augment_dir, split)
+    sizes = {"user": split.train.n_users, "item": split.train.n_items}
+    user: dict[str, torch.Tensor] = {}
+    item: dict[str, torch.Tensor] = {}
+    used: list[str] = []
+    for switch, (side, name, stem, producer) in FEATURES.items():
+        if not getattr(cfg, switch):
+            continue
+        path = augment_dir / f"{stem}.npy"
+        if not path.is_file():
+            raise ConfigError(
+                f"llmrec.{switch} is on but {path} does not exist (made by {producer}); "
+                f"switch it off or rerun the augmentation with it"
+            )
+        matrix = _read_matrix(path, sizes[side], side)
+        (user if side == "user" else item)[name] = torch.from_numpy(matrix)
+        used.append(path.name)
+    triples = _read_triples(augment_dir, split) if cfg.edges else None
+    teacher = json.loads(manifest.read_text(encoding="utf-8")).get("teacher", {})
+    sources = {
+        "augment_dir": str(augment_dir),
+        "features": used,
+        "triples": 0 if triples is None else len(triples[0]),
+        "teacher": teacher,
+    }
+    return AugmentedInputs(SideFeatures(user=user, item=item), triples, sources)
+
+
+def _read_matrix(path: Path, rows: int, side: str) -> np.ndarray:
+    """A float32 [rows, d] matrix from a .npy file, or DataError saying what is wrong with it."""
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .npy matrix ({exc})") from None
+    if matrix.ndim != 2 or not np.issubdtype(matrix.dtype, np.floating):
+        raise DataError(f"{path}: expected a 2-D float matrix, got {matrix.dtype} of shape {matrix.shape}")
+    if matrix.shape[0] != rows:
+        raise DataError(f"{path}: {matrix.shape[0]} rows, but the run has {rows} {side}s (one row each)")
+    bad = ~np.isfinite(matrix).all(axis=1)
+    if bad.any():
+        raise DataError(
+            f"{path}: {int(bad.sum())} row(s) hold NaN or infinite values, first row {bad.argmax()}"
+        )
+    return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def _read_triples(augment_dir: Path, split: Split) -> Triples:
+    """edges.npz as index arrays, with indices and raw ids checked against the split."""
+    path = augment_dir / artefacts.EDGES_NPZ
+    if not path.is_file():
+        raise ConfigError(
+            f"llmrec.edges is on but {path} does not exist (made by augment.edges); "
+            "switch it off or rerun the augmentation with it"
+        )
+    try:
+        edges = artefacts.read_edges(augment_dir)
+        users, pos, neg = (np.asarray(edges[k], dtype=np.int64) for k in ("user", "pos", "neg"))
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable edges file ({exc})") from None
+    n_users, n_items = split.train.n_users, split.train.n_items
+    if not len(users) == len(pos) == len(neg):
+        raise DataError(f"{path}: user, pos and neg arrays differ in length")
+    for name, values, bound in (("user", users, n_users), ("pos", pos, n_items), ("neg", neg, n_items)):
+        if len(values) and (values.min() < 0 or values.max() >= bound):
+            raise DataError(f"{path}: {name} index out of range [0, {bound})")
+    ids = {"user_id": (split.train.user_ids, users), "pos_id": (split.train.item_ids, pos),
+           "neg_id": (split.train.item_ids, neg)}  # fmt: skip
+    for key, (known, index) in ids.items():
+        if key in edges and not np.array_equal(np.asarray(edges[key], dtype=str), known[index].astype(str)):
+            raise DataError(f"{path}: {key} values do not match this run's ids: made for another dataset?")
+    return users, pos, neg
+
+
+def _check_same_split(augment_dir: Path, split: Split) -> None:
+    """Refuse an augmentation made from another split: its candidates' model may have seen our test."""
+    audit_path = augment_dir / artefacts.AUDIT_JSON
+    base = json.loads(audit_path.read_text(encoding="utf-8")).get("base", {}) if audit_path.is_file() else {}
+    base_dir = Path(base.get("run_dir", ""))
+    if not (base_dir / "split.npz").is_file():
+        log.warning(
+            "llmrec: cannot find the base run of %s to compare splits; checking ids only", augment_dir
+        )
+        return
+    other = load_split(base_dir)
+    for part in ("train", "valid", "test"):
+        a, b = getattr(split, part), getattr(other, part)
+        same_ids = all(  # a fresh split may hold numeric ids; saved ones are strings
+            np.array_equal(x.astype(str), y.astype(str))
+            for x, y in ((a.user_ids, b.user_ids), (a.item_ids, b.item_ids))
+        )
+        if not same_ids or a.user_items.shape != b.user_items.shape or (a.user_items != b.user_items).nnz:
+            raise DataError(
+                f"{augment_dir} was made from the split of {base_dir}, which differs from this run's "
+                f"{part} part: augmenting from another split can leak test items"
+            )
+
+
+def save_inputs(inputs: AugmentedInputs, run_dir: Path) -> None:
+    """Copy the inputs a model trains on into its run directory (features, triples, origin)."""
+    arrays = {f"{side}/{name}": x.numpy() for side in ("user", "item")
+              for name, x in getattr(inputs.features, side).items()}  # fmt: skip
+    arrays["sources"] = np.array(json.dumps(inputs.sources))
+    artefacts.atomic_write(run_dir / SAVED_FEATURES, lambda f: np.savez(f, **arrays), binary=True)
+    if inputs.triples is not None:
+        users, pos, neg = inputs.triples
+        artefacts.atomic_write(
+            run_dir / SAVED_TRIPLES, lambda f: np.savez(f, user=users, pos=pos, neg=neg), binary=True
+        )
+
+
+def load_saved_inputs(run_dir: Path) -> AugmentedInputs | None:
+    """The inputs saved by `save_inputs`, or None for a run without them."""
+    path = run_dir / SAVED_FEATURES
+    if not path.is_file():
+        return None
+    user: dict[str, torch.Tensor] = {}
+    item: dict[str, torch.Tensor] = {}
+    with np.load(path, allow_pickle=False) as z:
+        sources = json.loads(str(z["sources"]))
+        for key in z.files:  # npz keeps insertion order, which is the projection order
+            side, _, name = key.partition("/")
+            if name:
+                (user if side == "user" else item)[name] = torch.from_numpy(z[key])
+    triples = None
+    if (run_dir / SAVED_TRIPLES).is_file():
+        with np.load(run_dir / SAVED_TRIPLES) as z:
+            triples = (z["user"], z["pos"], z["neg"])
+    return AugmentedInputs(SideFeatures(user=user, item=item), triples, sources)
+
+
+def resolve_augment_dir(cfg: LLMRecConfig) -> Path:
+    """The configured augmentation folder, or ConfigError when none is named."""
+    if not cfg.augment_dir:
+        raise ConfigError(
+            "model 'llmrec' needs llmrec.augment_dir (a folder written by `llmrec augment`), "
+            "or `llmrec run` with stages ['train', 'augment', 'llmrec']"
+        )
+    return Path(cfg.augment_dir)
+
+
+__all__ = ["FEATURES", "AugmentedInputs", "load_augmented", "load_saved_inputs", "save_inputs"]

@@ -1,0 +1,27 @@
+"""Fixtures shared across test folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def csv_data(tmp_path: Path) -> Path:
+    """Three blocks of 12 users x 12 items; each user rates every item of their block 5."""
+    return write_block_csv(tmp_path)
+
+
+def write_block_csv(tmp_path: Path) -> Path:
+    """inter.csv (the blocks plus one low rating) and items.csv (titles) in tmp_path; returns inter.csv."""
+    lines = ["user_id,item_id,rating"]
+    for b in range(3):
+        for u in range(12):
+            lines += [f"u{b * 12 + u},i{b * 12 + i},5" for i in range(12)]
+    lines += ["u0,i30,1"]  # a low rating, dropped by the default threshold of 4
+    path = tmp_path / "inter.csv"
+    path.write_text("\n".join(lines) + "\n")
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title\n" + "".join(f"i{i},Film {i}\n" for i in range(36)))
+    return path

@@ -1,0 +1,164 @@
+"""`llmrec run` through every stage (baselines, local-teacher augmentation, LLMRec, report) and
+`llmrec ablate`, on a small block dataset: what is written, what is reused, and the p-values."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from llmrec.cli import main
+from tests.conftest import write_block_csv
+
+
+def _config(csv: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(
+        f"""
+seeds = 3
+models = ["bpr-mf", "lightgcn"]
+stages = ["train", "augment", "llmrec"]
+
+[data]
+dataset = "custom"
+path = "{csv}"
+items_path = "{csv.parent / "items.csv"}"
+rating_col = "rating"
+
+[split]
+ratios = [0.6, 0.2, 0.2]
+
+[train]
+epochs = 20
+lr = 0.05
+batch_size = 64
+eval_every = 5
+
+[eval]
+activity_groups = 2
+
+[augment]
+n_candidates = 4
+vector_cache = "{tmp_path / "vectors.sqlite"}"
+"""
+    )
+    return path
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One full `llmrec run` shared by the tests of this module (config file, run folder)."""
+    tmp = tmp_path_factory.mktemp("pipeline")
+    csv = write_block_csv(tmp)
+    cfg, out = _config(csv, tmp), tmp / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    return cfg, out
+
+
+def test_run_writes_every_stage(finished_run: tuple[Path, Path]) -> None:
+    _, out = finished_run
+    summary = _json(out / "summary.json")
+    assert list(summary["models"]) == ["bpr-mf", "lightgcn", "llmrec"]
+    assert summary["teacher"]["kind"] == "local" and summary["augmentation"]["teacher"]["kind"] == "local"
+    metrics = {name: _json(out / name / "metrics.json") for name in summary["models"]}
+    for name, m in metrics.items():
+        entry = summary["models"][name]
+        assert (
+            entry["test"] == m["test"] and entry["test_std"] == m["test_std"] and entry["valid"] == m["valid"]
+        )
+        groups = m["runs"][0]["test_by_activity"]
+        assert [g["group"] for g in groups] == [1, 2] and sum(g["users"] for g in groups) == 36
+    # the best baseline is picked on validation, independently of test
+    best = max(["bpr-mf", "lightgcn"], key=lambda n: (metrics[n]["valid"]["recall@20"], n))
+    assert summary["best_baseline"] == best and "p_value" not in summary["models"][best]
+    for name in set(summary["models"]) - {best}:
+        for metric in ("recall@20", "ndcg@20"):
+            a = [r["test"][metric] for r in metrics[name]["runs"]]
+            b = [r["test"][metric] for r in metrics[best]["runs"]]
+            got = summary["models"][name]["p_value"][metric]
+            if a == b:
+                assert got == 1.0
+            else:
+                assert got == pytest.approx(stats.ttest_rel(a, b).pvalue, nan_ok=True)
+    # LLMRec trained on what the augmentation wrote, and its folder stands alone
+    inputs = metrics["llmrec"]["inputs"]
+    assert inputs["features"] == ["user_profile.npy", "item_text.npy", "item_attr_all.npy"]
+    edges = (out / "augment" / "edges.tsv").read_text().splitlines()
+    assert inputs["triples"] == len(edges) - 1 > 0
+    assert (out / "llmrec" / "side_features.npz").is_file() and (out / "llmrec" / "augmented.npz").is_file()
+    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+
+
+def test_saved_llmrec_run_evaluates_and_recommends(
+    finished_run: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = finished_run
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "llmrec"), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["test"] == pytest.approx(_json(out / "llmrec" / "metrics.json")["test"])
+    assert main(["recommend", str(out / "llmrec"), "--user", "u3", "-k", "2", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_rerun_reuses_and_resumes(finished_run: tuple[Path, Path], caplog: pytest.LogCaptureFixture) -> None:
+    cfg, out = finished_run
+    before = _json(out / "summary.json")
+    first_model = (out / "llmrec" / "model-seed2024.pt").stat().st_mtime_ns
+    (out / "llmrec" / "seed2026.json").unlink()  # as if killed while training the third seed
+    with caplog.at_level(logging.INFO, logger="llmrec"):
+        assert main(["run", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    reused = [r.getMessage() for r in caplog.records if "reused from" in r.getMessage()]
+    assert len(reused) == 3 * 3 - 1  # every seed of every model but the deleted one
+    assert (out / "llmrec" / "model-seed2024.pt").stat().st_mtime_ns == first_model
+    after = _json(out / "summary.json")
+    for name in ("bpr-mf", "lightgcn"):
+        assert after["models"][name]["test"] == before["models"][name]["test"]
+    # the retrained seed repeats itself: same seed, same sampler stream, same data
+    assert after["models"]["llmrec"]["test"] == pytest.approx(before["models"]["llmrec"]["test"], abs=1e-6)
+
+
+def test_train_llmrec_from_an_augmentation_folder(
+    finished_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg, out = finished_run
+    args = ["train", "--config", str(cfg), "--model", "llmrec", "--seeds", "1",
+            "--out", str(tmp_path / "one"), "--set", f'llmrec.augment_dir="{out / "augment"}"',
+            "--set", "llmrec.user_profiles=false", "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    metrics = _json(tmp_path / "one" / "metrics.json")
+    assert metrics["model"] == "llmrec" and metrics["inputs"]["features"] == [
+        "item_text.npy",
+        "item_attr_all.npy",
+    ]
+    capsys.readouterr()
+    assert main([*args[:-1], "--set", "split.seed=7", "--no-progress"]) == 2  # another split: refused
+    assert "leak test items" in capsys.readouterr().err
+
+
+def test_ablate_switches_each_part_off(finished_run: tuple[Path, Path]) -> None:
+    cfg, out = finished_run
+    assert main(["ablate", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    table = _json(out / "ablation.json")
+    names = [v["name"] for v in table["variants"]]
+    assert names == ["full", "no-edges", "no-attributes", "no-profiles", "no-pruning", "no-mae"]
+    full = _json(out / "llmrec" / "metrics.json")["test"]
+    for row in table["variants"][1:]:
+        off = [k for k, on in row["switches"].items() if not on]
+        assert len(off) == 1 and row["name"] == f"no-{off[0]}"
+        test = _json(out / row["dir"] / "metrics.json")["test"]
+        assert row["test"] == test
+        expected = (test["recall@20"] - full["recall@20"]) / full["recall@20"]
+        assert row["delta"]["recall@20"] == pytest.approx(expected)
+    no_edges = _json(out / "ablation" / "no-edges" / "metrics.json")
+    assert (
+        no_edges["inputs"]["triples"] == 0 and not (out / "ablation" / "no-edges" / "augmented.npz").exists()
+    )
+    assert "Ablation" in (out / "report.md").read_text() or "ablation" in (out / "report.md").read_text()
