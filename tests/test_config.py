@@ -40,3 +40,23 @@ def test_fingerprint_covers_defaults_and_changes() -> None:
     a = RunConfig()
     assert cfgmod.fingerprint(a) == cfgmod.fingerprint(RunConfig())
     assert cfgmod.fingerprint(a) != cfgmod.fingerprint(cfgmod.replace(a, **{"train.lr": 0.5}))
+
+
+def test_train_by_model_overrides_one_model_and_round_trips(tmp_path) -> None:
+    import tomllib
+
+    from llmrec.pipeline import check_config
+
+    text = 'models = ["bpr-mf", "lightgcn"]\n[train]\nlr = 0.02\n[train_by_model.bpr-mf]\nlr = 0.005\n'
+    cfg = cfgmod.from_dict(cfgmod.RunConfig, tomllib.loads(text))
+    assert cfgmod.for_model(cfg, "bpr-mf").train.lr == 0.005
+    assert cfgmod.for_model(cfg, "lightgcn").train.lr == 0.02
+    assert cfgmod.for_model(cfg, "bpr-mf").model.name == "bpr-mf"
+    assert cfgmod.from_dict(cfgmod.RunConfig, tomllib.loads(cfgmod.dumps_toml(cfg))) == cfg
+    with pytest.raises(ConfigError, match=r"train_by_model.bpr-mf: unknown key\(s\) \['lrr'\]"):
+        cfgmod.from_dict(cfgmod.RunConfig, tomllib.loads("[train_by_model.bpr-mf]\nlrr = 1\n"))
+    with pytest.raises(ConfigError, match="train_by_model.sgl: not a model of this run"):
+        check_config(cfgmod.replace(cfg, train_by_model={"sgl": {"lr": 0.1}}))
+    with pytest.raises(ConfigError, match="train.lr must be positive"):
+        check_config(cfgmod.replace(cfg, train_by_model={"lightgcn": {"lr": -1.0}}))
+    check_config(cfgmod.replace(cfg, train_by_model={"llmrec": {"lr": 0.01}}))  # the augmented model too

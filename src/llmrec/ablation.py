@@ -68,9 +68,8 @@ def ablate(
     check_config(cfg)
     prepared = prepare(cfg, dirs)
     run_stages(cfg, prepared, out, show_progress, env)
-    full_cfg = cfgmod.replace(
-        cfg, **{"model.name": LLMREC, "llmrec.augment_dir": cfg.llmrec.augment_dir or str(out / "augment")}
-    )
+    augment_dir = cfg.llmrec.augment_dir or str(out / "augment")
+    full_cfg = cfgmod.replace(cfgmod.for_model(cfg, LLMREC), **{"llmrec.augment_dir": augment_dir})
     full = train_models(full_cfg, prepared, out / LLMREC, show_progress)  # reused: compare trained it
     rows = [_row("full", "LLMRec (all augmentations, pruning, MAE)", LLMREC, full_cfg, full, None)]
     for variant in VARIANTS:

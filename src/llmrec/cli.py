@@ -247,6 +247,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = resolve_config(args, args.config)
     check_config(cfg, single=True)
+    cfg = cfgmod.for_model(cfg, cfg.model.name)  # its [train_by_model] entry, if the config has one
     out = args.out or Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{cfgmod.fingerprint(cfg)[:8]}"
     prepared = prepare(cfg, _data_dirs(args, cfg))
     metrics = train_models(cfg, prepared, out, args.progress)

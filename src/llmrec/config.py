@@ -141,6 +141,23 @@ class RunConfig:
     models: tuple[str, ...] = ()  # `llmrec run`: models compared on one split (empty: model.name)
     # `llmrec run`: "train" the models, then optionally "augment" and train "llmrec" on the augmentations
     stages: tuple[str, ...] = ("train",)
+    # [train] keys that differ for one model of `models` (or "llmrec"), e.g. [train_by_model.bpr-mf]
+    # lr = 0.005: a shared schedule rarely suits a matrix factorisation and a graph model alike
+    train_by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, override in self.train_by_model.items():
+            if not isinstance(override, dict):
+                raise ConfigError(
+                    f"train_by_model.{name}: expected a table of [train] keys, not {override!r}"
+                )
+            from_dict(TrainConfig, {**to_dict(self.train), **override}, f"train_by_model.{name}")
+
+
+def for_model(config: RunConfig, name: str) -> RunConfig:
+    """The config of one model of a run: `model.name` set and its `train_by_model` keys applied."""
+    override = {f"train.{k}": v for k, v in config.train_by_model.get(name, {}).items()}
+    return replace(config, **{"model.name": name, **override})
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
@@ -161,6 +178,12 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where)  # type: ignore[arg-type]
+    if origin is dict:  # a table of tables (train_by_model): its owner checks the inner keys
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return {k: _coerce(typing.get_args(tp)[1], v, f"{where}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
@@ -214,9 +237,12 @@ def dumps_toml(config: RunConfig) -> str:
         if not isinstance(value, dict) and value is not None:
             lines.append(f"{key} = {json.dumps(value)}")
     for key, value in top.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and key != "train_by_model":
             lines.append(f"\n[{key}]")
             lines.extend(f"{k} = {json.dumps(v)}" for k, v in value.items() if v is not None)
+    for name, override in top["train_by_model"].items():
+        lines.append(f"\n[train_by_model.{json.dumps(name)}]")
+        lines.extend(f"{k} = {json.dumps(v)}" for k, v in override.items() if v is not None)
     return "\n".join(lines) + "\n"
 
 

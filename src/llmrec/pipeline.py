@@ -97,6 +97,12 @@ def check_config(cfg: RunConfig, single: bool = False) -> None:
                 "stage 'llmrec' needs the augmentations: add 'augment' to stages or set llmrec.augment_dir"
             )
     check_train_config(cfg.train, cfg.eval)
+    # `llmrec train` applies only its own model's entry, so a run config's other entries may stay
+    trained = set(MODELS) if single else {*names, LLMREC}
+    for name in cfg.train_by_model:
+        if name not in trained:
+            raise ConfigError(f"train_by_model.{name}: not a model of this run; models: {sorted(trained)}")
+        check_train_config(cfgmod.for_model(cfg, name).train, cfg.eval)
     if cfg.seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {cfg.seeds}")
     if cfg.eval.significance not in TESTS:
@@ -317,8 +323,7 @@ def run_stages(
     names = list(cfg.models) or [cfg.model.name]
     metrics: dict[str, dict[str, Any]] = {}
     for name in names:
-        model_cfg = cfgmod.replace(cfg, **{"model.name": name})
-        metrics[name] = train_models(model_cfg, prepared, out / name, show_progress)
+        metrics[name] = train_models(cfgmod.for_model(cfg, name), prepared, out / name, show_progress)
     summary: dict[str, Any] = {"dataset": cfg.data.dataset, "seeds": cfg.seeds, "config": cfgmod.to_dict(cfg)}
     _summarise_models(summary, metrics, names, cfg)
     write_json(out / "summary.json", summary)
@@ -331,7 +336,7 @@ def run_stages(
         write_json(out / "summary.json", summary)
     if LLMREC in cfg.stages:
         augment_dir = cfg.llmrec.augment_dir or str(out / "augment")
-        llmrec_cfg = cfgmod.replace(cfg, **{"model.name": LLMREC, "llmrec.augment_dir": augment_dir})
+        llmrec_cfg = cfgmod.replace(cfgmod.for_model(cfg, LLMREC), **{"llmrec.augment_dir": augment_dir})
         metrics[LLMREC] = train_models(llmrec_cfg, prepared, out / LLMREC, show_progress)
         summary.setdefault("teacher", metrics[LLMREC]["inputs"].get("teacher"))
         _summarise_models(summary, metrics, names, cfg)
