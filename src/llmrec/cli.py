@@ -302,8 +302,8 @@ def _significance_note(summary: dict[str, Any]) -> str:
     """The line under the table that says what the stars mean."""
     sig = summary.get("significance", {})
     return (
-        f"* p < 0.05, ** p < 0.01, *** p < 0.001: paired {sig.get('test', 'ttest')} over seeds "
-        f"against {sig.get('against', '?')} ({sig.get('chosen_by', '')})"
+        f"stars: different from {sig.get('against', '?')} with * p < 0.05, ** p < 0.01, *** p < 0.001 "
+        f"(paired {sig.get('test', 'ttest')} over seeds; the baseline is the {sig.get('chosen_by', '')})"
     )
 
 
