@@ -72,6 +72,10 @@ def test_refuses_missing_wrong_and_broken_artefacts(run_and_augment: tuple[Path,
         load_augmented(aug, split, LLMRecConfig())
     load_augmented(aug, split, LLMRecConfig(user_profiles=False))  # switched off: fine
 
+    np.save(aug / "item_attr_all.npy", np.zeros((N_ITEMS, 5), np.float32))
+    with pytest.raises(ConfigError, match=r"llmrec.item_attributes is on but every row of .* is empty"):
+        load_augmented(aug, split, LLMRecConfig(user_profiles=False))
+    np.save(aug / "item_attr_all.npy", np.ones((N_ITEMS, 5), np.float32))
     np.save(aug / "item_text.npy", np.zeros((N_ITEMS + 1, 5), np.float32))
     with pytest.raises(DataError, match=r"item_text.npy: 13 rows, but the run has 12 items"):
         load_augmented(aug, split, LLMRecConfig(user_profiles=False))

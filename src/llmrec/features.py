@@ -81,6 +81,11 @@ def load_augmented(augment_dir: Path, split: Split, cfg: LLMRecConfig) -> Augmen
                 f"switch it off or rerun the augmentation with it"
             )
         matrix = _read_matrix(path, sizes[side], side)
+        if not matrix.any():
+            raise ConfigError(
+                f"llmrec.{switch} is on but every row of {path} is empty (nothing was written for any "
+                f"{side}, e.g. no attribute in the metadata of a local teacher); switch it off"
+            )
         (user if side == "user" else item)[name] = torch.from_numpy(matrix)
         used.append(path.name)
     triples = _read_triples(augment_dir, split) if cfg.edges else None
