@@ -162,3 +162,39 @@ def test_ablate_switches_each_part_off(finished_run: tuple[Path, Path]) -> None:
         no_edges["inputs"]["triples"] == 0 and not (out / "ablation" / "no-edges" / "augmented.npz").exists()
     )
     assert "Ablation" in (out / "report.md").read_text() or "ablation" in (out / "report.md").read_text()
+
+
+def test_gfcf_refit_tests_a_filter_of_train_plus_valid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llmrec.evaluate import evaluate
+    from llmrec.models import GFCF
+    from llmrec.rundir import load_split
+
+    csv = write_block_csv(tmp_path)
+    out = tmp_path / "gf"
+    args = ["train", "--dataset", "custom", "--model", "gf-cf", "--out", str(out), "--no-progress",
+            "--set", f'data.path="{csv}"', "--set", 'data.rating_col="rating"', "--set", "model.gfcf_k=4",
+            "--set", "split.ratios=[0.6, 0.2, 0.2]", "--set", "train.refit=true"]  # fmt: skip
+    assert main(args) == 0
+    metrics = _json(out / "metrics.json")
+    split = load_split(out)
+    # independent route: the filter fitted by hand, on train for valid and on train + valid for test
+    for edges, part, masked, key in (
+        (split.train.user_items, split.valid, [split.train], "valid"),
+        (
+            (split.train.user_items + split.valid.user_items).tocsr(),
+            split.test,
+            [split.train, split.valid],
+            "test",
+        ),
+    ):
+        model = GFCF(split.train.n_users, split.train.n_items, k=4).fit(edges)
+        want = evaluate(lambda u, m=model: m.score(u), part, masked, (10, 20, 50))
+        assert metrics[key] == pytest.approx(want), key
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["valid"] == pytest.approx(metrics["valid"]) and again["test"] == pytest.approx(
+        metrics["test"]
+    )

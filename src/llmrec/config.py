@@ -96,6 +96,9 @@ class TrainConfig:
     # augmented (user, pos, neg) triples drawn per original edge of a batch, when `fit` is given any
     # (LLMRec's aug_sample_rate, official Netflix setting); only models that train on them accept them
     aug_rate: float = 0.1
+    # closed-form models (GF-CF): after validation, refit on train + valid before the test. They choose
+    # nothing on validation, so the test model may use every non-test edge, as in their papers.
+    refit: bool = False
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from llmrec.rundir import (
     write_json,
 )
 from llmrec.significance import TESTS, paired_p_values
-from llmrec.train import check_train_config, fit
+from llmrec.train import check_train_config, fit, fit_edges
 
 log = logging.getLogger("llmrec")
 
@@ -388,11 +388,15 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     inputs = _run_inputs(run_dir, cfg)
     graph = model_graph(cfg, split, inputs)
     runs: list[dict[str, Any]] = []
+    edges = split.train.user_items if graph is None else graph.user_items
     for i in range(cfg.seeds):
-        edges = None if graph is None else graph.user_items
         model = load_model(run_dir, cfg, split, cfg.seed + i, edges, _feature_dims(inputs))
+        valid = evaluate(
+            model_scorer(model, graph), split.valid, [split.train], cfg.eval.ks, cfg.eval.batch_size
+        )
+        if hasattr(model, "fit") and cfg.train.refit:  # the test model saw valid's edges too
+            model.fit(fit_edges(edges, split.valid, refit=True))  # type: ignore[operator]
         scorer = model_scorer(model, graph)
-        valid = evaluate(scorer, split.valid, [split.train], cfg.eval.ks, cfg.eval.batch_size)
         test = evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
         runs.append({"seed": cfg.seed + i, "valid": valid, "test": test})
     return {
@@ -420,7 +424,9 @@ def recommend(run_dir: Path, user: str, k: int = 10) -> list[dict[str, Any]]:
     uid = int(matches[0])
     inputs = _run_inputs(run_dir, cfg)
     graph = model_graph(cfg, split, inputs)
-    edges = None if graph is None else graph.user_items
+    edges = fit_edges(
+        split.train.user_items if graph is None else graph.user_items, split.valid, cfg.train.refit
+    )
     model = load_model(run_dir, cfg, split, edges=edges, feature_dims=_feature_dims(inputs))
     with torch.no_grad():
         scores = cast(Scorer, model).score(torch.tensor([uid]), graph)[0]
