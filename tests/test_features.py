@@ -124,3 +124,29 @@ def test_refuses_an_augmentation_of_another_split(run_and_augment: tuple[Path, P
     (aug / artefacts.AUDIT_JSON).write_text(json.dumps({"base": {"run_dir": str(other)}}))
     with pytest.raises(DataError, match="differs from this run's train part"):
         load_augmented(aug, split, LLMRecConfig())
+
+
+def test_principal_components_match_the_svd() -> None:
+    from llmrec.features import principal_components
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(50, 3)) @ rng.normal(size=(3, 8)) + 5.0  # rank 3 after centring
+    z, kept = principal_components(x.astype(np.float32), 2)
+    u, s, _ = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(z), np.abs(u[:, :2] * s[:2]), rtol=1e-4, atol=1e-4)
+    assert kept == pytest.approx(float((s[:2] ** 2).sum() / (s**2).sum()), rel=1e-6)
+    full, kept3 = principal_components(x.astype(np.float32), 3)
+    assert kept3 == pytest.approx(1.0)
+    # distances between rows survive when nothing is dropped
+    np.testing.assert_allclose(np.linalg.norm(full[0] - full[1]), np.linalg.norm(x[0] - x[1]), rtol=1e-4)
+
+
+def test_feature_dim_reduces_what_the_model_reads(run_and_augment: tuple[Path, Path]) -> None:
+    run, aug = run_and_augment
+    inputs = load_augmented(aug, load_split(run), LLMRecConfig(feature_dim=3))
+    assert inputs.user_dims == (3,) and inputs.item_dims == (3, 3)
+    assert set(inputs.sources["principal_components"]) == {
+        "user_profile.npy",
+        "item_text.npy",
+        "item_attr_all.npy",
+    }

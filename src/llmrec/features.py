@@ -71,6 +71,7 @@ def load_augmented(augment_dir: Path, split: Split, cfg: LLMRecConfig) -> Augmen
     user: dict[str, torch.Tensor] = {}
     item: dict[str, torch.Tensor] = {}
     used: list[str] = []
+    reduced: dict[str, dict[str, float]] = {}
     for switch, (side, name, stem, producer) in FEATURES.items():
         if not getattr(cfg, switch):
             continue
@@ -86,6 +87,9 @@ def load_augmented(augment_dir: Path, split: Split, cfg: LLMRecConfig) -> Augmen
                 f"llmrec.{switch} is on but every row of {path} is empty (nothing was written for any "
                 f"{side}, e.g. no attribute in the metadata of a local teacher); switch it off"
             )
+        if cfg.feature_dim and matrix.shape[1] > cfg.feature_dim:
+            matrix, kept = principal_components(matrix, cfg.feature_dim)
+            reduced[path.name] = {"columns": cfg.feature_dim, "variance_kept": round(kept, 4)}
         (user if side == "user" else item)[name] = torch.from_numpy(matrix)
         used.append(path.name)
     triples = _read_triples(augment_dir, split) if cfg.edges else None
@@ -95,6 +99,7 @@ def load_augmented(augment_dir: Path, split: Split, cfg: LLMRecConfig) -> Augmen
         "features": used,
         "triples": 0 if triples is None else len(triples[0]),
         "teacher": teacher,
+        "principal_components": reduced,
     }
     return AugmentedInputs(SideFeatures(user=user, item=item), triples, sources)
 
@@ -115,6 +120,21 @@ def _read_matrix(path: Path, rows: int, side: str) -> np.ndarray:
             f"{path}: {int(bad.sum())} row(s) hold NaN or infinite values, first row {bad.argmax()}"
         )
     return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def principal_components(matrix: np.ndarray, k: int) -> tuple[np.ndarray, float]:
+    """The centred matrix in its top-k principal directions, and the share of variance they keep.
+
+    The model's projection is affine, so centring changes nothing it can express; dropping the weakest
+    directions is the only approximation. Eigenvectors of the small covariance, signs fixed, so the
+    result is deterministic.
+    """
+    centred = matrix.astype(np.float64) - matrix.mean(axis=0, dtype=np.float64)
+    values, vectors = np.linalg.eigh(centred.T @ centred)  # ascending
+    top = vectors[:, ::-1][:, :k]
+    top *= np.where(top[np.abs(top).argmax(axis=0), np.arange(k)] < 0, -1.0, 1.0)
+    kept = float(values[::-1][:k].sum() / values.sum()) if values.sum() > 0 else 1.0
+    return np.ascontiguousarray(centred @ top, dtype=np.float32), kept
 
 
 def _read_triples(augment_dir: Path, split: Split) -> Triples:
