@@ -171,3 +171,9 @@ vector_cache = "{tmp_path / "vectors.sqlite"}"
     bad = tmp_path / "bad.toml"
     bad.write_text(config.read_text().replace('stages = ["train", "augment"]', 'stages = ["augment"]'))
     assert "must include 'train'" in _error(capsys, ["run", str(bad), "--out", str(tmp_path / "x")])
+
+
+def test_diverging_training_is_a_one_line_error(csv_data: Path, tmp_path: Path, capsys) -> None:
+    args = _train_args(csv_data, tmp_path / "nan", "lightgcn")
+    err = _error(capsys, [*args, "--set", "train.lr=1e30"])
+    assert "LightGCN: training loss became" in err and "lower train.lr" in err

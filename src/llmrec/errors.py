@@ -13,3 +13,7 @@ class ConfigError(LLMRecError):
 
 class DataError(LLMRecError):
     """A dataset file is missing or malformed, or a split is empty."""
+
+
+class TrainingError(LLMRecError, FloatingPointError):
+    """Training diverged (a NaN or infinite loss): the settings, not the code, need changing."""

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from llmrec.config import EvalConfig, TrainConfig
 from llmrec.data.interactions import Interactions
 from llmrec.data.sampler import AugmentedSampler, BPRSampler
-from llmrec.errors import ConfigError
+from llmrec.errors import ConfigError, TrainingError
 from llmrec.evaluate import METRICS, evaluate, model_scorer
 from llmrec.models import Trainable
 
@@ -212,7 +212,10 @@ def _train_epoch(
         # six tensors only when fit checked that the model `accepts_augmented`
         loss = cast(Trainable, model).loss(batch, graph)  # type: ignore[arg-type]
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss.item()}: lower the learning rate")
+            raise TrainingError(
+                f"{type(model).__name__}: training loss became {loss.item()} at batch {n + 1} of an epoch; "
+                "lower train.lr (or the model's loss weights); finished seeds are kept and reused on rerun"
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
