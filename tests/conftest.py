@@ -23,5 +23,8 @@ def write_block_csv(tmp_path: Path) -> Path:
     path = tmp_path / "inter.csv"
     path.write_text("\n".join(lines) + "\n")
     items = tmp_path / "items.csv"
-    items.write_text("item_id,title\n" + "".join(f"i{i},Film {i}\n" for i in range(36)))
+    # a director per item: the local teacher copies it as the item's attribute
+    items.write_text(
+        "item_id,title,director\n" + "".join(f"i{i},Film {i},Director {i % 5}\n" for i in range(36))
+    )
     return path

@@ -198,3 +198,22 @@ def test_gfcf_refit_tests_a_filter_of_train_plus_valid(
     assert again["valid"] == pytest.approx(metrics["valid"]) and again["test"] == pytest.approx(
         metrics["test"]
     )
+
+
+def test_a_baseline_trains_on_the_augmented_graph(
+    finished_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg, out = finished_run
+    aug = f'llmrec.augment_dir="{out / "augment"}"'
+    base = ["train", "--config", str(cfg), "--seeds", "1", "--no-progress",
+            "--set", "llmrec.graph_edges=true", "--set", aug]  # fmt: skip
+    run = tmp_path / "lgcn-aug"
+    assert main([*base, "--model", "lightgcn", "--out", str(run)]) == 0
+    metrics = _json(run / "metrics.json")
+    edges = len((out / "augment" / "edges.tsv").read_text().splitlines()) - 1
+    assert metrics["inputs"]["features"] == [] and metrics["inputs"]["triples"] == edges
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0  # rebuilds the same augmented graph
+    assert json.loads(capsys.readouterr().out)["test"] == pytest.approx(metrics["test"])
+    assert main([*base, "--model", "bpr-mf", "--out", str(tmp_path / "mf")]) == 2
+    assert "bpr-mf has no graph" in capsys.readouterr().err

@@ -125,6 +125,9 @@ class LLMRecConfig:
     item_text: bool = True  # item text vectors of the dataset's own metadata (item_text.npy)
     item_attributes: bool = True  # the augmented item attributes, all in one text (item_attr_all.npy)
     user_profiles: bool = True  # the augmented user profiles (user_profile.npy)
+    # any graph model (LightGCN, SGL, SimGCL, GF-CF, LLMRec): add the augmented (user, liked item) pairs
+    # to the propagation graph, so every backbone can train on the augmented graph
+    graph_edges: bool = False
     # keep this many principal components of each feature matrix (0: all): a fixed, label-free rotation
     # that cuts the per-step projection cost on large catalogues (MiniLM vectors have 384 columns)
     feature_dim: int = 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
@@ -85,8 +86,13 @@ def check_config(cfg: RunConfig, single: bool = False) -> None:
     names = [cfg.model.name] if single else list(cfg.models) or [cfg.model.name]
     for name in names:
         check_model_name(name)
-    if single and cfg.model.name == LLMREC:
+    if single and uses_augmentation(cfg):
         resolve_augment_dir(cfg.llmrec)  # raises when no augmentation folder is named
+    if not single and cfg.llmrec.graph_edges and not cfg.llmrec.augment_dir:
+        raise ConfigError(
+            "llmrec.graph_edges in `llmrec run` needs llmrec.augment_dir: the baselines train before "
+            "this run's own augmentation exists"
+        )
     if not single:
         if LLMREC in names:
             raise ConfigError(
@@ -117,7 +123,28 @@ def model_graph(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None = N
     """The propagation graph a model of `cfg` trains and scores on (None for non-graph models)."""
     if cfg.model.name not in GRAPH_MODELS:
         return None
-    return build_graph(split.train, features=None if inputs is None else inputs.features)
+    extra = None
+    if cfg.llmrec.graph_edges and inputs is not None and inputs.triples is not None:
+        users, pos, _ = inputs.triples
+        shape = (split.train.n_users, split.train.n_items)
+        extra = sp.csr_matrix((np.ones(len(users), np.float32), (users, pos)), shape=shape)
+    return build_graph(split.train, extra, None if inputs is None else inputs.features)
+
+
+def uses_augmentation(cfg: RunConfig) -> bool:
+    """Whether a model of `cfg` reads an augmentation folder: LLMRec always, others with graph_edges."""
+    return cfg.model.name == LLMREC or cfg.llmrec.graph_edges
+
+
+def _load_inputs(cfg: RunConfig, split: Split) -> AugmentedInputs:
+    """What the model reads from the augmentation folder: all LLMRec's inputs, or only the triples."""
+    if cfg.model.name != LLMREC and cfg.model.name not in GRAPH_MODELS:
+        raise ConfigError(f"llmrec.graph_edges: {cfg.model.name} has no graph to add edges to")
+    wanted = cfg.llmrec
+    if cfg.model.name != LLMREC:  # a baseline takes the edges and nothing else
+        off = dict.fromkeys(("item_text", "item_attributes", "user_profiles"), False)
+        wanted = cfgmod.replace(cfg.llmrec, edges=True, **off)
+    return load_augmented(resolve_augment_dir(cfg.llmrec), split, wanted)
 
 
 def _feature_dims(inputs: AugmentedInputs | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -140,8 +167,8 @@ def train_models(
     """
     check_model_name(cfg.model.name)
     split = prepared.split
-    if cfg.model.name == LLMREC and inputs is None:
-        inputs = load_augmented(resolve_augment_dir(cfg.llmrec), split, cfg.llmrec)
+    if inputs is None and uses_augmentation(cfg):
+        inputs = _load_inputs(cfg, split)
     out.mkdir(parents=True, exist_ok=True)
     key = run_fingerprint(cfg, split, inputs)
     save_split(split, prepared.dataset, out)
@@ -161,7 +188,8 @@ def train_models(
             continue
         torch.manual_seed(seed)
         model = new_model(cfg, split.train.n_users, split.train.n_items, _feature_dims(inputs))
-        triples = None if inputs is None else inputs.triples
+        # only LLMRec trains on triples; with graph_edges a baseline sees them as edges of its graph
+        triples = None if inputs is None or cfg.model.name != LLMREC else inputs.triples
         result = fit(
             model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress, triples
         )
@@ -372,12 +400,14 @@ def _summarise_models(
 
 
 def _run_inputs(run_dir: Path, cfg: RunConfig) -> AugmentedInputs | None:
-    """The augmented inputs saved with a run of model "llmrec" (None for other models)."""
-    if cfg.model.name != LLMREC:
+    """The augmented inputs saved with a run that read them (None for a run that did not)."""
+    if not uses_augmentation(cfg):
         return None
     inputs = load_saved_inputs(run_dir)
     if inputs is None:
-        raise DataError(f"{run_dir} holds an llmrec model but not its inputs (side_features.npz missing)")
+        raise DataError(
+            f"{run_dir} holds a model trained on augmentations but not them (side_features.npz missing)"
+        )
     return inputs
 
 
