@@ -1,7 +1,8 @@
 """Run an llmrec command in a child process and record its wall time and peak memory.
 
 Usage: python benchmarks/run_timed.py RESULT.json -- llmrec train --config ... --out DIR
-The child's metrics.json (if the command wrote a run directory via --out) is copied into the result.
+The child's metrics.json (`llmrec train`) or summary.json (`llmrec run`), found through --out, is copied
+into the result.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ def main(argv: list[str]) -> int:
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, {platform.python_version()}",
     }
     if "--out" in command:
-        metrics = Path(command[command.index("--out") + 1]) / "metrics.json"
-        if metrics.exists():
+        out = Path(command[command.index("--out") + 1])
+        metrics, summary = out / "metrics.json", out / "summary.json"
+        if summary.exists():  # `llmrec run` / `ablate`: every model's metrics and p-values
+            data = json.loads(summary.read_text())
+            record.update({k: data[k] for k in ("dataset", "seeds", "models") if k in data})
+            record["best_baseline"] = data.get("best_baseline")
+        elif metrics.exists():
             data = json.loads(metrics.read_text())
             record.update({k: data[k] for k in ("dataset", "model", "valid", "test", "train_seconds")})
             record["epochs"] = [

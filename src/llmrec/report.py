@@ -25,7 +25,7 @@ CHART_NAMES = ("curves", "loss", "activity", "edge-quality")  # written as repor
 EVERY_K = ("recall", "ndcg")  # shown at every cutoff
 ONE_K = ("precision", "hit", "mrr")  # shown at one cutoff only, so that the table fits a screen
 MAIN_K = 20
-STAR_NOTE = "* p < 0.05, ** p < 0.01, *** p < 0.001"
+STAR_NOTE = "* p < 0.05, ** p < 0.01, *** p < 0.001, a difference either way"
 QUALITY = (
     ("augmented_positive", "augmented positive"),
     ("base_top1", "base model's top-1"),
