@@ -217,3 +217,17 @@ def test_a_baseline_trains_on_the_augmented_graph(
     assert json.loads(capsys.readouterr().out)["test"] == pytest.approx(metrics["test"])
     assert main([*base, "--model", "bpr-mf", "--out", str(tmp_path / "mf")]) == 2
     assert "bpr-mf has no graph" in capsys.readouterr().err
+
+
+def test_report_command(
+    finished_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out = finished_run
+    (out / "report.html").unlink()
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    printed = capsys.readouterr().out.split()
+    assert str(out / "report.html") in printed and str(out / "report.md") in printed
+    assert "<table" in (out / "report.html").read_text()
+    assert main(["report", str(tmp_path)]) == 2
+    assert "summary.json is missing" in capsys.readouterr().err
