@@ -31,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
+    if not args.debug:  # the encoder's INFO lines are its internals, whichever command loads it
+        logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except LLMRecError as exc:
@@ -361,7 +363,6 @@ def cmd_augment(args: argparse.Namespace) -> int:
     if args.import_llmrec:
         changes.update({"augment.teacher": "llmrec", "augment.import_dir": str(args.import_llmrec)})
     cfg = _apply(cfg, changes) if changes else cfg
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)  # its INFO lines are internals
     audit = run_augmentation(args.run_dir, cfg.augment, cfg.llm, dict(os.environ), args.out, args.progress)
     print(json.dumps(audit, indent=2) if args.json else format_audit(audit))
     if args.export_llmrec:
