@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from llmrec.data.interactions import Interactions
-from llmrec.evaluate import evaluate, metrics_from_hits
+from llmrec.evaluate import embedding_scorer, evaluate, hits_of, metrics_from_hits
 
 
 def test_metrics_single_user_by_hand() -> None:
@@ -105,6 +105,46 @@ def test_evaluate_matches_brute_force_reference() -> None:
         assert {m: got[m] for m in _reference_metrics(scores, train, test, k)} == pytest.approx(
             _reference_metrics(scores, train, test, k), rel=1e-5
         )
+
+
+def test_embedding_scorer_through_evaluate_matches_brute_force_reference() -> None:
+    # the scorer reuses one output buffer; batches of 16, then a last short one, must still be exact
+    rng = np.random.default_rng(3)
+    n_users, n_items = 50, 40
+    user_emb = torch.from_numpy(rng.normal(size=(n_users, 8)).astype(np.float32))
+    item_emb = torch.from_numpy(rng.normal(size=(n_items, 8)).astype(np.float32))
+    scores = (user_emb.double() @ item_emb.double().T).numpy()
+    train = [set(rng.choice(n_items, rng.integers(1, 10), replace=False).tolist()) for _ in range(n_users)]
+    test = [set(rng.choice(n_items, 4, replace=False).tolist()) - train[u] for u in range(n_users)]
+    tr = _inter([sorted(s) for s in train], n_items)
+    te = _inter([sorted(s) for s in test], n_items)
+    got = evaluate(embedding_scorer(user_emb, item_emb), te, [tr], ks=(10,), batch_size=16)
+    assert got == pytest.approx(_reference_metrics(scores, train, test, 10), rel=1e-5)
+
+
+def test_embedding_scorer_grows_its_buffer() -> None:
+    user_emb, item_emb = torch.randn(9, 4), torch.randn(6, 4)
+    score = embedding_scorer(user_emb, item_emb)
+    small = score(torch.tensor([2])).clone()
+    big = score(torch.arange(9))
+    assert torch.allclose(small, user_emb[[2]] @ item_emb.T)
+    assert torch.allclose(big, user_emb @ item_emb.T)
+
+
+def test_hits_of_against_a_dense_mask() -> None:
+    rng = np.random.default_rng(11)
+    n_users, n_items = 30, 25
+    truth = _inter(
+        [sorted(rng.choice(n_items, rng.integers(0, 6), replace=False).tolist()) for _ in range(n_users)],
+        n_items,
+    )
+    rows = np.array([3, 0, 17, 29, 8])
+    top = torch.from_numpy(rng.integers(0, n_items, size=(len(rows), 7)))
+    dense = truth.user_items[rows].toarray().astype(bool)
+    expected = torch.from_numpy(np.take_along_axis(dense, top.numpy(), axis=1))
+    assert torch.equal(hits_of(top, truth.user_items, rows), expected)
+    empty = _inter([[] for _ in range(n_users)], n_items)
+    assert not hits_of(top, empty.user_items, rows).any()
 
 
 def test_group_means_split_users_by_activity() -> None:

@@ -65,6 +65,25 @@ def topk_unseen(
     return torch.topk(scores, k, dim=1).indices
 
 
+def hits_of(top: torch.Tensor, truth: sp.csr_matrix, rows: np.ndarray) -> torch.Tensor:
+    """[B, K] booleans: whether top[b, i] is a held-out item of user rows[b] in `truth`.
+
+    Looks the B * K (row, item) pairs up in the sorted keys row * n_items + item of the batch's truth
+    entries: a binary search over a few hundred keys, where a dense [B, n_items] mask would allocate
+    and clear B * n_items bytes per batch.
+    """
+    sub = truth[rows]
+    sub.sort_indices()
+    n_items = truth.shape[1]
+    keys = torch.from_numpy(np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(sub.indptr)) * n_items)
+    keys += torch.from_numpy(sub.indices.astype(np.int64))
+    if len(keys) == 0:
+        return torch.zeros(top.shape, dtype=torch.bool)
+    query = torch.arange(len(rows), dtype=torch.int64)[:, None] * n_items + top
+    pos = torch.searchsorted(keys, query.ravel()).clamp_(max=len(keys) - 1)
+    return (keys[pos] == query.ravel()).view(top.shape)
+
+
 def evaluate(
     score_fn: Callable[[torch.Tensor], torch.Tensor],
     truth: Interactions,
@@ -105,10 +124,7 @@ def evaluate_users(
             rows = users[start : start + batch_size]
             scores = score_fn(torch.from_numpy(rows)).float()
             top = topk_unseen(scores, rows, masked, max_k)
-            truth_dense = torch.zeros(scores.shape, dtype=torch.bool)
-            r, c = _rows_to_torch(truth.user_items, rows)
-            truth_dense[r, c] = True
-            hits = truth_dense.gather(1, top)
+            hits = hits_of(top, truth.user_items, rows)
             n_truth = torch.from_numpy(np.diff(truth.user_items.indptr)[rows])
             for name, values in metrics_from_hits(hits, n_truth, ks).items():
                 chunks.setdefault(name, []).append(values.numpy())
@@ -144,8 +160,22 @@ def group_means(
 def embedding_scorer(
     user_emb: torch.Tensor, item_emb: torch.Tensor
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A score function over fixed embeddings (computed once, reused for every batch)."""
-    return lambda users: user_emb[users] @ item_emb.T
+    """A score function over fixed embeddings (computed once, reused for every batch).
+
+    The scores are written into one buffer that each call overwrites (allocating a fresh
+    [batch, n_items] matrix per batch doubled the cost of scoring: the kernel zeroes new pages), so
+    a caller must be done with one batch's scores before it asks for the next, as `evaluate` is.
+    """
+    item_t = item_emb.T.contiguous()
+    buffer = torch.empty(0, item_emb.shape[0], dtype=item_emb.dtype)
+
+    def score(users: torch.Tensor) -> torch.Tensor:
+        nonlocal buffer
+        if buffer.shape[0] < len(users):
+            buffer = torch.empty(len(users), item_emb.shape[0], dtype=item_emb.dtype)
+        return torch.mm(user_emb[users], item_t, out=buffer[: len(users)])
+
+    return score
 
 
 def model_scorer(model: torch.nn.Module, graph: Any) -> Callable[[torch.Tensor], torch.Tensor]:
