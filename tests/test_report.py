@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from llmrec.report import write_report
+from llmrec.report import _span, write_report
 from llmrec.report_charts import nice_ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -565,3 +565,8 @@ def test_page_renders_in_headless_chromium(run: Path, tmp_path: Path) -> None:
     width, height, distinct = _distinct_bytes(shot)
     assert (width, height) == (1280, 2000)
     assert distinct > 64
+
+
+def test_activity_group_label_names_a_single_count_once() -> None:
+    assert _span({"min_interactions": 4, "max_interactions": 4}) == "4"
+    assert _span({"min_interactions": 2, "max_interactions": 4}) == "2–4"

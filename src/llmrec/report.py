@@ -285,13 +285,13 @@ def _activity_section(summary: Mapping[str, Any], metrics: Mapping[str, Any]) ->
         )
         for name, g in groups.items()
     ]
-    ticks = [[f"{g['min_interactions']}–{g['max_interactions']}", f"{g['users']:,} users"] for g in first]
+    ticks = [[_span(g), f"{g['users']:,} users"] for g in first]
     title = f"Test {recall} by user activity"
     svg = charts.bar_chart(ticks, bars, title, recall, "training interactions per user, group size")
     header = ["User group"] + [f"{name} {metric}" for name in groups for metric in (recall, ndcg)]
     rows = []
     for i, g in enumerate(first):
-        label = f"{g['min_interactions']}–{g['max_interactions']} interactions ({g['users']:,} users)"
+        label = f"{_span(g)} interactions ({g['users']:,} users)"
         row = {
             metric: [gs[i].get(metric) if i < len(gs) else None for gs in groups.values()]
             for metric in (recall, ndcg)
@@ -451,3 +451,9 @@ def _write(path: Path, text: str) -> None:
         f.write(text)
     os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
     os.replace(tmp, path)
+
+
+def _span(group: dict[str, Any]) -> str:
+    """A group's range of training interactions: "4" when ties put one count in the whole group."""
+    lo, hi = group["min_interactions"], group["max_interactions"]
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
