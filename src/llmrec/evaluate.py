@@ -72,13 +72,11 @@ def hits_of(top: torch.Tensor, truth: sp.csr_matrix, rows: np.ndarray) -> torch.
     entries: a binary search over a few hundred keys, where a dense [B, n_items] mask would allocate
     and clear B * n_items bytes per batch.
     """
-    sub = truth[rows]
-    sub.sort_indices()
     n_items = truth.shape[1]
-    keys = torch.from_numpy(np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(sub.indptr)) * n_items)
-    keys += torch.from_numpy(sub.indices.astype(np.int64))
-    if len(keys) == 0:
+    r, c = _rows_to_torch(truth, rows)
+    if len(r) == 0:
         return torch.zeros(top.shape, dtype=torch.bool)
+    keys = torch.sort(r * n_items + c).values
     query = torch.arange(len(rows), dtype=torch.int64)[:, None] * n_items + top
     pos = torch.searchsorted(keys, query.ravel()).clamp_(max=len(keys) - 1)
     return (keys[pos] == query.ravel()).view(top.shape)
