@@ -177,3 +177,32 @@ def test_diverging_training_is_a_one_line_error(csv_data: Path, tmp_path: Path, 
     args = _train_args(csv_data, tmp_path / "nan", "lightgcn")
     err = _error(capsys, [*args, "--set", "train.lr=1e30"])
     assert "LightGCN: training loss became" in err and "lower train.lr" in err
+
+
+def test_init_from_continues_an_earlier_run(csv_data: Path, tmp_path: Path, capsys) -> None:
+    first = tmp_path / "first"
+    assert main([*_train_args(csv_data, first, "lightgcn"), "--set", "model.dim=16"]) == 0
+    before = json.loads((first / "metrics.json").read_text())
+    # a learning rate of 1e-12 leaves each seed's loaded weights as they are: the warm-started run
+    # must then score what the first run's selected models scored, seed by seed
+    again = tmp_path / "again"
+    args = [*_train_args(csv_data, again, "lightgcn"), "--set", "model.dim=16", "--epochs", "1"]
+    args += ["--set", "train.lr=1e-12", "--set", f'train.init_from="{first}"']
+    assert main(args) == 0
+    after = json.loads((again / "metrics.json").read_text())
+    for old, new in zip(before["runs"], after["runs"], strict=True):
+        assert new["test"] == pytest.approx(old["test"], abs=1e-6)
+    # without the warm start, one epoch at that rate ranks far worse (propagation alone finds the blocks,
+    # so recall is high either way; the order within them is what training learned)
+    fresh = tmp_path / "fresh"
+    assert main([*args[:-2], "--out", str(fresh)]) == 0
+    assert json.loads((fresh / "metrics.json").read_text())["test"]["ndcg@20"] < before["test"]["ndcg@20"] - 0.1
+
+    other_split = [*args, "--set", "split.ratios=[0.8, 0.1, 0.1]", "--out", str(tmp_path / "x")]
+    assert "another split (train differs)" in _error(capsys, other_split)
+    other_dim = [*args, "--set", "model.dim=8", "--out", str(tmp_path / "y")]
+    assert "does not fit LightGCN" in _error(capsys, other_dim)
+    more_seeds = [*args, "--seeds", "3", "--out", str(tmp_path / "z")]  # the first run has 2024 and 2025
+    assert "no trained model for seed 2026" in _error(capsys, more_seeds)
+    missing = [*args[:-2], "--set", f'train.init_from="{tmp_path / "nowhere"}"', "--out", str(tmp_path / "w")]
+    assert "not a run directory" in _error(capsys, missing)

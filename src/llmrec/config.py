@@ -99,6 +99,9 @@ class TrainConfig:
     # closed-form models (GF-CF): after validation, refit on train + valid before the test. They choose
     # nothing on validation, so the test model may use every non-test edge, as in their papers.
     refit: bool = False
+    # a run directory of the same split: each seed starts from that run's selected weights of the same
+    # seed (e.g. to continue a run with a decaying learning rate) instead of a fresh initialisation
+    init_from: str = ""
 
 
 @dataclass(frozen=True)

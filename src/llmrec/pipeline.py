@@ -43,6 +43,7 @@ from llmrec.rundir import (
     load_titles,
     new_model,
     save_split,
+    warm_start,
     write_json,
 )
 from llmrec.significance import TESTS, paired_p_values
@@ -188,6 +189,8 @@ def train_models(
             continue
         torch.manual_seed(seed)
         model = new_model(cfg, split.train.n_users, split.train.n_items, _feature_dims(inputs))
+        if cfg.train.init_from:
+            warm_start(model, Path(cfg.train.init_from).expanduser(), seed, split)
         # only LLMRec trains on triples; with graph_edges a baseline sees them as edges of its graph
         triples = None if inputs is None or cfg.model.name != LLMREC else inputs.triples
         result = fit(

@@ -137,6 +137,32 @@ def load_model(
     return model
 
 
+def warm_start(model: torch.nn.Module, run_dir: Path, seed: int, split: Split) -> None:
+    """Load seed `seed`'s selected weights from an earlier run into `model`, to train on from there.
+
+    The earlier run must have used the same split (same users, items and edges) and a model with the
+    same parameters; anything else is a one-line error naming the run. Optimiser state is not saved
+    with a run, so Adam starts afresh.
+    """
+    saved = load_split(run_dir)
+    for part in ("train", "valid", "test"):
+        ours, theirs = getattr(split, part).user_items, getattr(saved, part).user_items
+        if ours.shape != theirs.shape or not (
+            np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(ours.indices, theirs.indices)
+        ):
+            raise DataError(f"train.init_from: {run_dir} was trained on another split ({part} differs)")
+    path = run_dir / f"model-seed{seed}.pt"
+    if not path.exists():
+        raise DataError(f"train.init_from: no trained model for seed {seed} in {run_dir} ({path.name} missing)")
+    try:
+        model.load_state_dict(torch.load(path, weights_only=True))
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[1:2] or [str(err)]
+        raise DataError(
+            f"train.init_from: {path} does not fit {type(model).__name__}: {first[0].strip()}"
+        ) from None
+
+
 def load_titles(run_dir: Path) -> list[str] | None:
     """Item titles saved with the run, by internal index."""
     meta = load_item_meta(run_dir)
