@@ -206,3 +206,12 @@ def test_init_from_continues_an_earlier_run(csv_data: Path, tmp_path: Path, caps
     assert "no trained model for seed 2026" in _error(capsys, more_seeds)
     missing = [*args[:-2], "--set", f'train.init_from="{tmp_path / "nowhere"}"', "--out", str(tmp_path / "w")]
     assert "not a run directory" in _error(capsys, missing)
+
+
+def test_option_prefixes_are_not_guessed(csv_data: Path, tmp_path: Path, capsys) -> None:
+    # argparse would read `--seed 7` as `--seeds 7` and train seven seeds; it must be refused instead
+    with pytest.raises(SystemExit) as exit_info:
+        main([*_train_args(csv_data, tmp_path / "run"), "--seed", "7"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --seed 7" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "metrics.json").exists()

@@ -144,7 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", type=Path, help="output .jsonl file")
     p.add_argument("--path", default=DEFAULT_CACHE, help=f"cache file (default {DEFAULT_CACHE})")
     p.set_defaults(func=cmd_cache_export)
+    _forbid_abbreviations(parser)
     return parser
+
+
+def _forbid_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """Turn off argparse's prefix matching in `parser` and every subcommand: otherwise `--seed 7`
+    would silently mean `--seeds 7` (seven seeds) instead of failing as an unknown option."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _forbid_abbreviations(child)
 
 
 def _add_run_options(p: argparse.ArgumentParser, with_config: bool = True) -> None:
