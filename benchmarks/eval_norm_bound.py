@@ -50,7 +50,8 @@ def main(runs: list[str]) -> None:
     for run in runs:
         share = share_to_score(Path(run))
         q = np.quantile(share, [0.5, 0.9])
-        print(f"{run}: items left to score per user: mean {share.mean():.3f}, median {q[0]:.3f}, p90 {q[1]:.3f}")
+        print(f"{run}: items left to score per user: mean {share.mean():.3f}, ", end="")
+        print(f"median {q[0]:.3f}, p90 {q[1]:.3f}")
 
 
 if __name__ == "__main__":
