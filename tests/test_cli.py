@@ -196,7 +196,8 @@ def test_init_from_continues_an_earlier_run(csv_data: Path, tmp_path: Path, caps
     # so recall is high either way; the order within them is what training learned)
     fresh = tmp_path / "fresh"
     assert main([*args[:-2], "--out", str(fresh)]) == 0
-    assert json.loads((fresh / "metrics.json").read_text())["test"]["ndcg@20"] < before["test"]["ndcg@20"] - 0.1
+    fresh_ndcg = json.loads((fresh / "metrics.json").read_text())["test"]["ndcg@20"]
+    assert fresh_ndcg < before["test"]["ndcg@20"] - 0.1
 
     other_split = [*args, "--set", "split.ratios=[0.8, 0.1, 0.1]", "--out", str(tmp_path / "x")]
     assert "another split (train differs)" in _error(capsys, other_split)

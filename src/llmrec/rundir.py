@@ -153,7 +153,9 @@ def warm_start(model: torch.nn.Module, run_dir: Path, seed: int, split: Split) -
             raise DataError(f"train.init_from: {run_dir} was trained on another split ({part} differs)")
     path = run_dir / f"model-seed{seed}.pt"
     if not path.exists():
-        raise DataError(f"train.init_from: no trained model for seed {seed} in {run_dir} ({path.name} missing)")
+        raise DataError(
+            f"train.init_from: no trained model for seed {seed} in {run_dir} ({path.name} missing)"
+        )
     try:
         model.load_state_dict(torch.load(path, weights_only=True))
     except RuntimeError as err:
