@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -198,6 +199,64 @@ def test_gfcf_refit_tests_a_filter_of_train_plus_valid(
     assert again["valid"] == pytest.approx(metrics["valid"]) and again["test"] == pytest.approx(
         metrics["test"]
     )
+
+
+def test_refit_retrains_a_trained_model_on_train_plus_valid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    from llmrec.config import EvalConfig, TrainConfig
+    from llmrec.data.interactions import Interactions
+    from llmrec.evaluate import evaluate, model_scorer
+    from llmrec.graph import build_graph
+    from llmrec.models import build_model
+    from llmrec.rundir import load_split
+    from llmrec.train import fit
+
+    csv = write_block_csv(tmp_path)
+    out = tmp_path / "lgn"
+    args = ["train", "--dataset", "custom", "--model", "lightgcn", "--out", str(out), "--no-progress",
+            "--set", f'data.path="{csv}"', "--set", 'data.rating_col="rating"', "--set", "model.dim=8",
+            "--set", "split.ratios=[0.6, 0.2, 0.2]", "--set", "train.refit=true", "--epochs", "8",
+            "--set", "train.lr=0.01", "--set", "train.batch_size=32",
+            "--set", "train.eval_every=1"]  # fmt: skip
+    assert main(args) == 0
+    metrics = _json(out / "metrics.json")
+    run = metrics["runs"][0]
+    seed, best = run["seed"], run["best_epoch"]
+    assert run["refit"]["epochs"] == best and len(run["refit"]["history"]) == best
+    # independent route: the test model by hand, from the same seed, on a matrix of train + valid built
+    # here from the saved split, and scored on a graph of those edges
+    split = load_split(out)
+    users = np.concatenate([split.train.pairs()[0], split.valid.pairs()[0]])
+    items = np.concatenate([split.train.pairs()[1], split.valid.pairs()[1]])
+    both = Interactions.from_pairs(users, items, split.train.user_ids, split.train.item_ids)
+    assert both.nnz == split.train.nnz + split.valid.nnz  # the parts are disjoint
+    torch.manual_seed(seed)
+    model = build_model("lightgcn", both.n_users, both.n_items, 8, 3, 1e-4)
+    cfg = TrainConfig(epochs=8, batch_size=32, lr=0.01, eval_every=1)
+    fit(model, both, None, build_graph(both), cfg, EvalConfig(), seed, show_progress=False, stop_after=best)
+    saved = torch.load(out / f"model-seed{seed}-refit.pt", weights_only=True)
+    for name, weight in model.state_dict().items():
+        torch.testing.assert_close(saved[name], weight, rtol=0, atol=1e-6, msg=name)
+    scorer = model_scorer(model.eval(), build_graph(both))
+    want = evaluate(scorer, split.test, [split.train, split.valid], (10, 20, 50))
+    assert metrics["test"] == pytest.approx(want)
+    selected = torch.load(out / f"model-seed{seed}.pt", weights_only=True)  # kept: it was validated
+    assert not torch.allclose(selected["user_emb.weight"], saved["user_emb.weight"])
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--json"]) == 0  # valid from the selected model, test the refitted
+    again = json.loads(capsys.readouterr().out)
+    assert again["valid"] == pytest.approx(metrics["valid"]) and again["test"] == pytest.approx(
+        metrics["test"]
+    )
+    # a run killed after selection but before its refit was saved trains that seed again
+    (out / f"model-seed{seed}-refit.pt").unlink()
+    with caplog.at_level(logging.INFO, logger="llmrec"):
+        assert main(args) == 0
+    assert "reused" not in caplog.text and (out / f"model-seed{seed}-refit.pt").is_file()
+    assert _json(out / "metrics.json")["test"] == pytest.approx(metrics["test"])
 
 
 def test_a_baseline_trains_on_the_augmented_graph(

@@ -96,8 +96,9 @@ class TrainConfig:
     # augmented (user, pos, neg) triples drawn per original edge of a batch, when `fit` is given any
     # (LLMRec's aug_sample_rate, official Netflix setting); only models that train on them accept them
     aug_rate: float = 0.1
-    # closed-form models (GF-CF): after validation, refit on train + valid before the test. They choose
-    # nothing on validation, so the test model may use every non-test edge, as in their papers.
+    # test a model fitted on train + valid (every non-test edge, as the published protocols do):
+    # a closed-form model (GF-CF) is solved again on them after validation; a trained one is retrained
+    # from its seed on them for the epoch count selected on validation, with the same schedule.
     refit: bool = False
     # a run directory of the same split: each seed starts from that run's selected weights of the same
     # seed (e.g. to continue a run with a decaying learning rate) instead of a fresh initialisation

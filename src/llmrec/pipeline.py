@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,6 +41,7 @@ from llmrec.rundir import (
     load_run_config,
     load_split,
     load_titles,
+    model_file,
     new_model,
     save_split,
     warm_start,
@@ -132,6 +133,17 @@ def model_graph(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None = N
     return build_graph(split.train, extra, None if inputs is None else inputs.features)
 
 
+def retrains(cfg: RunConfig) -> bool:
+    """Whether `cfg` tests a model retrained on train + valid: `train.refit` on a trained model (a
+    closed-form one is solved again instead)."""
+    return cfg.train.refit and not hasattr(MODELS[cfg.model.name], "fit")
+
+
+def refit_split(split: Split) -> Split:
+    """`split` with valid's edges added to train: what a retrained test model learns from."""
+    return replace(split, train=split.train.with_matrix(fit_edges(split.train.user_items, split.valid, True)))
+
+
 def uses_augmentation(cfg: RunConfig) -> bool:
     """Whether a model of `cfg` reads an augmentation folder: LLMRec always, others with graph_edges."""
     return cfg.model.name == LLMREC or cfg.llmrec.graph_edges
@@ -177,12 +189,14 @@ def train_models(
     if inputs is not None:
         save_inputs(inputs, out)
     graph = model_graph(cfg, split, inputs)
+    merged = refit_split(split) if retrains(cfg) else None
+    test_graph = model_graph(cfg, merged, inputs) if merged is not None else graph
     activity = np.diff(split.train.user_items.indptr)
     runs = []
     start = time.perf_counter()
     for i in range(cfg.seeds):
         seed = cfg.seed + i
-        saved = _saved_seed(out, seed, key)
+        saved = _saved_seed(out, seed, key, retrains(cfg))
         if saved is not None:
             log.info("seed %d: reused from %s (fingerprint %s)", seed, out, key)
             runs.append(saved)
@@ -196,18 +210,43 @@ def train_models(
         result = fit(
             model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress, triples
         )
-        test, groups = test_model(model, graph, split, cfg, show_progress, activity)
-        atomic_torch_save(model.state_dict(), out / f"model-seed{seed}.pt")
+        atomic_torch_save(model.state_dict(), out / model_file(seed))
+        refit = None
+        if merged is not None:  # the same seed and schedule again, on train + valid, to the chosen epoch
+            torch.manual_seed(seed)
+            model = new_model(cfg, split.train.n_users, split.train.n_items, _feature_dims(inputs))
+            if cfg.train.init_from:
+                warm_start(model, Path(cfg.train.init_from).expanduser(), seed, split)
+            refit = fit(
+                model,
+                merged.train,
+                None,
+                test_graph,
+                cfg.train,
+                cfg.eval,
+                seed,
+                show_progress,
+                triples,
+                stop_after=result.best_epoch,
+            )
+            atomic_torch_save(model.state_dict(), out / model_file(seed, retrained=True))
+        test, groups = test_model(model, test_graph, split, cfg, show_progress, activity)
         record = {
             "seed": seed,
             "best_epoch": result.best_epoch,
             "stopped_by": result.stopped_by,
-            "train_seconds": result.train_seconds,
+            "train_seconds": result.train_seconds + (refit.train_seconds if refit else 0.0),
             "valid": result.best_valid,
             "test": test,
             "test_by_activity": groups,
             "history": result.history,
         }
+        if refit is not None:
+            record["refit"] = {
+                "epochs": refit.best_epoch,
+                "seconds": refit.train_seconds,
+                "history": refit.history,
+            }
         write_json(out / f"seed{seed}.json", {"fingerprint": key, "run": record})
         runs.append(record)
         log.info("seed %d: best epoch %d, test %s", seed, result.best_epoch, _short(test))
@@ -219,10 +258,10 @@ def train_models(
     return metrics
 
 
-def _saved_seed(out: Path, seed: int, key: str) -> dict[str, Any] | None:
+def _saved_seed(out: Path, seed: int, key: str, retrained: bool) -> dict[str, Any] | None:
     """A finished seed's record from an earlier run of the same fingerprint, or None."""
     path = out / f"seed{seed}.json"
-    if not path.is_file() or not (out / f"model-seed{seed}.pt").is_file():
+    if not path.is_file() or not (out / model_file(seed, retrained)).is_file():
         return None
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
@@ -420,6 +459,7 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     split = load_split(run_dir)
     inputs = _run_inputs(run_dir, cfg)
     graph = model_graph(cfg, split, inputs)
+    test_graph = model_graph(cfg, refit_split(split), inputs) if retrains(cfg) else graph
     runs: list[dict[str, Any]] = []
     edges = split.train.user_items if graph is None else graph.user_items
     for i in range(cfg.seeds):
@@ -429,7 +469,9 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
         )
         if hasattr(model, "fit") and cfg.train.refit:  # the test model saw valid's edges too
             model.fit(fit_edges(edges, split.valid, refit=True))  # type: ignore[operator]
-        scorer = model_scorer(model, graph)
+        if retrains(cfg):
+            model = load_model(run_dir, cfg, split, cfg.seed + i, None, _feature_dims(inputs), retrained=True)
+        scorer = model_scorer(model, test_graph)
         test = evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
         runs.append({"seed": cfg.seed + i, "valid": valid, "test": test})
     return {
@@ -456,11 +498,13 @@ def recommend(run_dir: Path, user: str, k: int = 10) -> list[dict[str, Any]]:
         )
     uid = int(matches[0])
     inputs = _run_inputs(run_dir, cfg)
-    graph = model_graph(cfg, split, inputs)
+    graph = model_graph(cfg, refit_split(split) if retrains(cfg) else split, inputs)
     edges = fit_edges(
         split.train.user_items if graph is None else graph.user_items, split.valid, cfg.train.refit
     )
-    model = load_model(run_dir, cfg, split, edges=edges, feature_dims=_feature_dims(inputs))
+    model = load_model(
+        run_dir, cfg, split, edges=edges, feature_dims=_feature_dims(inputs), retrained=retrains(cfg)
+    )
     with torch.no_grad():
         scores = cast(Scorer, model).score(torch.tensor([uid]), graph)[0]
     seen = np.concatenate([split.train.items_of(uid), split.valid.items_of(uid)])

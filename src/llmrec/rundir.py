@@ -112,6 +112,11 @@ def new_model(
     )
 
 
+def model_file(seed: int, retrained: bool = False) -> str:
+    """File name of a seed's selected model, or of its retrained (`train.refit`) test model."""
+    return f"model-seed{seed}-refit.pt" if retrained else f"model-seed{seed}.pt"
+
+
 def load_model(
     run_dir: Path,
     cfg: RunConfig,
@@ -119,14 +124,16 @@ def load_model(
     seed: int | None = None,
     edges: sp.csr_matrix | None = None,
     feature_dims: tuple[tuple[int, ...], tuple[int, ...]] = ((), ()),
+    retrained: bool = False,
 ) -> torch.nn.Module:
-    """The selected model of one seed (default: the first), for side features of `feature_dims` widths.
+    """The selected model of one seed (default: the first), for side features of `feature_dims` widths;
+    with `retrained`, the model retrained on train + valid that a `train.refit` run tested.
 
     A training-free model (one with a closed-form `fit`, e.g. GF-CF) saves no weights: it is refitted
     here on `edges`, the training edges its run used (default: the saved train split).
     """
     seed = cfg.seed if seed is None else seed
-    path = run_dir / f"model-seed{seed}.pt"
+    path = run_dir / model_file(seed, retrained)
     if not path.exists():
         raise DataError(f"no trained model for seed {seed} in {run_dir} ({path.name} missing)")
     model = new_model(cfg, split.train.n_users, split.train.n_items, feature_dims)

@@ -51,13 +51,14 @@ def validate(
 def fit(
     model: nn.Module,
     train: Interactions,
-    valid: Interactions,
+    valid: Interactions | None,
     graph: Any,
     cfg: TrainConfig,
     eval_cfg: EvalConfig,
     seed: int,
     show_progress: bool | None = None,
     augmented: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    stop_after: int = 0,
 ) -> FitResult:
     """Train `model` with BPR and Adam; keep the weights with the best validation `cfg.metric`.
 
@@ -68,16 +69,19 @@ def fit(
     `augmented` (user, pos, neg) index arrays, e.g. LLM-chosen pairs, add `cfg.aug_rate` triples per
     original edge to each batch (six tensors instead of three); only a model with
     `accepts_augmented` (LLMRec) takes them.
+
+    Without `valid` (a refit on train + valid, `train.refit`), nothing is evaluated: the model is
+    trained for `stop_after` epochs of the same `cfg.epochs`-long schedule and keeps its last weights.
     """
     check_train_config(cfg, eval_cfg)
     torch.set_num_threads(choose_threads(cfg.threads, train.nnz))
     if hasattr(model, "fit"):
+        if valid is None:
+            raise ConfigError(f"{type(model).__name__} is solved in closed form: it needs validation data")
         return _fit_closed_form(model, train, valid, graph, eval_cfg, cfg.refit)
-    sampler: BPRSampler | AugmentedSampler = BPRSampler(train, seed)
-    if augmented is not None and len(augmented[0]):
-        if not getattr(model, "accepts_augmented", False):
-            raise ConfigError(f"{type(model).__name__} does not train on augmented triples")
-        sampler = AugmentedSampler(train, augmented, cfg.aug_rate, seed)
+    if valid is None:
+        return _fit_blind(model, train, graph, cfg, seed, show_progress, augmented, stop_after or cfg.epochs)
+    sampler = _sampler(model, train, augmented, cfg, seed)
     # its own stream: a generator seeded with `seed` alone would replay the sampler's draws
     epoch_rng = np.random.default_rng([seed, 1])
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -127,6 +131,54 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return result
+
+
+def _fit_blind(
+    model: nn.Module,
+    train: Interactions,
+    graph: Any,
+    cfg: TrainConfig,
+    seed: int,
+    show_progress: bool | None,
+    augmented: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    stop_after: int,
+) -> FitResult:
+    """Train for `stop_after` epochs of `cfg`'s schedule with no validation; the last weights stay.
+
+    The sampler, epoch stream and schedule are seeded and built exactly as in `fit`, so on the same
+    data this replays the selection run's trajectory up to `stop_after`.
+    """
+    sampler = _sampler(model, train, augmented, cfg, seed)
+    epoch_rng = np.random.default_rng([seed, 1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scheduler = make_scheduler(optimizer, cfg)
+    history: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    for epoch in tqdm(range(1, stop_after + 1), desc="refit", unit="epoch", disable=_quiet(show_progress)):
+        if hasattr(model, "start_epoch"):
+            model.start_epoch(graph, epoch_rng)  # type: ignore[operator]
+        loss = _train_epoch(model, sampler, optimizer, graph, cfg.batch_size)
+        if scheduler is not None:
+            scheduler.step()
+        elapsed = time.perf_counter() - start
+        history.append({"epoch": epoch, "loss": loss, "seconds": elapsed, "train_seconds": elapsed})
+        log.info("refit epoch %d/%d loss %.4f", epoch, stop_after, loss)
+    return FitResult(stop_after, {}, history, time.perf_counter() - start, stopped_by="epochs")
+
+
+def _sampler(
+    model: nn.Module,
+    train: Interactions,
+    augmented: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    cfg: TrainConfig,
+    seed: int,
+) -> BPRSampler | AugmentedSampler:
+    """BPR triples of `train`, plus `augmented` ones for a model that `accepts_augmented`."""
+    if augmented is None or not len(augmented[0]):
+        return BPRSampler(train, seed)
+    if not getattr(model, "accepts_augmented", False):
+        raise ConfigError(f"{type(model).__name__} does not train on augmented triples")
+    return AugmentedSampler(train, augmented, cfg.aug_rate, seed)
 
 
 def _fit_closed_form(
