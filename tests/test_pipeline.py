@@ -251,12 +251,20 @@ def test_refit_retrains_a_trained_model_on_train_plus_valid(
     assert again["valid"] == pytest.approx(metrics["valid"]) and again["test"] == pytest.approx(
         metrics["test"]
     )
-    # a run killed after selection but before its refit was saved trains that seed again
+    # a run killed during its refit reruns the refit alone, from the saved selection
     (out / f"model-seed{seed}-refit.pt").unlink()
+    (out / f"seed{seed}.json").unlink()
     with caplog.at_level(logging.INFO, logger="llmrec"):
         assert main(args) == 0
-    assert "reused" not in caplog.text and (out / f"model-seed{seed}-refit.pt").is_file()
+    assert f"seed {seed}: selection reused" in caplog.text and f"seed {seed}: reused" not in caplog.text
+    assert (out / f"model-seed{seed}-refit.pt").is_file()
+    assert _json(out / "metrics.json")["runs"][0]["history"] == run["history"]
     assert _json(out / "metrics.json")["test"] == pytest.approx(metrics["test"])
+    # and another fingerprint (here: the schedule) does not take that selection
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="llmrec"):
+        assert main([*args, "--set", "train.lr=0.02"]) == 0
+    assert "selection reused" not in caplog.text
 
 
 def test_a_baseline_trains_on_the_augmented_graph(

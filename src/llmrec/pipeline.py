@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,7 +48,7 @@ from llmrec.rundir import (
     write_json,
 )
 from llmrec.significance import TESTS, paired_p_values
-from llmrec.train import check_train_config, fit, fit_edges
+from llmrec.train import FitResult, check_train_config, fit, fit_edges
 
 log = logging.getLogger("llmrec")
 
@@ -207,10 +207,15 @@ def train_models(
             warm_start(model, Path(cfg.train.init_from).expanduser(), seed, split)
         # only LLMRec trains on triples; with graph_edges a baseline sees them as edges of its graph
         triples = None if inputs is None or cfg.model.name != LLMREC else inputs.triples
-        result = fit(
-            model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress, triples
-        )
-        atomic_torch_save(model.state_dict(), out / model_file(seed))
+        selected = out / f"seed{seed}-selected.json"  # with refit: a killed refit skips reselecting
+        result = _saved_selection(model, out, seed, key) if merged is not None else None
+        if result is None:
+            result = fit(
+                model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress, triples
+            )
+            atomic_torch_save(model.state_dict(), out / model_file(seed))
+            if merged is not None:
+                write_json(selected, {"fingerprint": key, "result": asdict(result)})
         refit = None
         if merged is not None:  # the same seed and schedule again, on train + valid, to the chosen epoch
             torch.manual_seed(seed)
@@ -256,6 +261,22 @@ def train_models(
         metrics["inputs"] = inputs.sources
     write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _saved_selection(model: torch.nn.Module, out: Path, seed: int, key: str) -> FitResult | None:
+    """A seed's selection (validated weights loaded into `model`, and how they were chosen) saved by
+    an earlier run of the same fingerprint that stopped before its refit finished, or None."""
+    path, weights = out / f"seed{seed}-selected.json", out / model_file(seed)
+    if not path.is_file() or not weights.is_file():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if saved.get("fingerprint") != key:
+        return None
+    model.load_state_dict(torch.load(weights, weights_only=True))
+    log.info(
+        "seed %d: selection reused from %s (epoch %d); refitting", seed, out, saved["result"]["best_epoch"]
+    )
+    return FitResult(**saved["result"])
 
 
 def _saved_seed(out: Path, seed: int, key: str, retrained: bool) -> dict[str, Any] | None:
