@@ -201,27 +201,21 @@ def train_models(
             log.info("seed %d: reused from %s (fingerprint %s)", seed, out, key)
             runs.append(saved)
             continue
-        torch.manual_seed(seed)
-        model = new_model(cfg, split.train.n_users, split.train.n_items, _feature_dims(inputs))
-        if cfg.train.init_from:
-            warm_start(model, Path(cfg.train.init_from).expanduser(), seed, split)
+        model = _fresh_model(cfg, split, inputs, seed)
         # only LLMRec trains on triples; with graph_edges a baseline sees them as edges of its graph
         triples = None if inputs is None or cfg.model.name != LLMREC else inputs.triples
-        selected = out / f"seed{seed}-selected.json"  # with refit: a killed refit skips reselecting
-        result = _saved_selection(model, out, seed, key) if merged is not None else None
+        # with refit, the selection is saved on its own: a run killed during the refit skips reselecting
+        result = _saved_selection(out, seed, key) if merged is not None else None
         if result is None:
             result = fit(
                 model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress, triples
             )
             atomic_torch_save(model.state_dict(), out / model_file(seed))
             if merged is not None:
-                write_json(selected, {"fingerprint": key, "result": asdict(result)})
+                write_json(out / f"seed{seed}-selected.json", {"fingerprint": key, "result": asdict(result)})
         refit = None
         if merged is not None:  # the same seed and schedule again, on train + valid, to the chosen epoch
-            torch.manual_seed(seed)
-            model = new_model(cfg, split.train.n_users, split.train.n_items, _feature_dims(inputs))
-            if cfg.train.init_from:
-                warm_start(model, Path(cfg.train.init_from).expanduser(), seed, split)
+            model = _fresh_model(cfg, split, inputs, seed)
             refit = fit(
                 model,
                 merged.train,
@@ -263,16 +257,24 @@ def train_models(
     return metrics
 
 
-def _saved_selection(model: torch.nn.Module, out: Path, seed: int, key: str) -> FitResult | None:
-    """A seed's selection (validated weights loaded into `model`, and how they were chosen) saved by
-    an earlier run of the same fingerprint that stopped before its refit finished, or None."""
-    path, weights = out / f"seed{seed}-selected.json", out / model_file(seed)
-    if not path.is_file() or not weights.is_file():
+def _fresh_model(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None, seed: int) -> torch.nn.Module:
+    """A new model of `cfg` initialised from `seed` (or warm-started from `train.init_from`)."""
+    torch.manual_seed(seed)
+    model = new_model(cfg, split.train.n_users, split.train.n_items, _feature_dims(inputs))
+    if cfg.train.init_from:
+        warm_start(model, Path(cfg.train.init_from).expanduser(), seed, split)
+    return model
+
+
+def _saved_selection(out: Path, seed: int, key: str) -> FitResult | None:
+    """How a seed's validated model was chosen, saved (with its weights) by an earlier run of the same
+    fingerprint that stopped before its refit finished, or None."""
+    path = out / f"seed{seed}-selected.json"
+    if not path.is_file() or not (out / model_file(seed)).is_file():
         return None
     saved = json.loads(path.read_text(encoding="utf-8"))
     if saved.get("fingerprint") != key:
         return None
-    model.load_state_dict(torch.load(weights, weights_only=True))
     log.info(
         "seed %d: selection reused from %s (epoch %d); refitting", seed, out, saved["result"]["best_epoch"]
     )
@@ -520,8 +522,10 @@ def recommend(run_dir: Path, user: str, k: int = 10) -> list[dict[str, Any]]:
     uid = int(matches[0])
     inputs = _run_inputs(run_dir, cfg)
     graph = model_graph(cfg, refit_split(split) if retrains(cfg) else split, inputs)
-    edges = fit_edges(
-        split.train.user_items if graph is None else graph.user_items, split.valid, cfg.train.refit
+    edges = fit_edges(  # what a closed-form model is solved on (a retrained one's graph has valid already)
+        split.train.user_items if graph is None else graph.user_items,
+        split.valid,
+        cfg.train.refit and not retrains(cfg),
     )
     model = load_model(
         run_dir, cfg, split, edges=edges, feature_dims=_feature_dims(inputs), retrained=retrains(cfg)

@@ -81,11 +81,7 @@ def fit(
         return _fit_closed_form(model, train, valid, graph, eval_cfg, cfg.refit)
     if valid is None:
         return _fit_blind(model, train, graph, cfg, seed, show_progress, augmented, stop_after or cfg.epochs)
-    sampler = _sampler(model, train, augmented, cfg, seed)
-    # its own stream: a generator seeded with `seed` alone would replay the sampler's draws
-    epoch_rng = np.random.default_rng([seed, 1])
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    scheduler = make_scheduler(optimizer, cfg)
+    trainer = _Trainer(model, train, augmented, cfg, seed)
     result = FitResult(best_epoch=0, best_valid={cfg.metric: -math.inf})
     best_state: dict[str, torch.Tensor] | None = None
     bad_evals = 0
@@ -94,12 +90,8 @@ def fit(
     epochs = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=_quiet(show_progress))
     for epoch in epochs:
         epoch_start = time.perf_counter()
-        if hasattr(model, "start_epoch"):
-            model.start_epoch(graph, epoch_rng)  # type: ignore[operator]
-        loss = _train_epoch(model, sampler, optimizer, graph, cfg.batch_size)
+        loss = trainer.epoch(graph)
         train_time += time.perf_counter() - epoch_start
-        if scheduler is not None:
-            scheduler.step()
         if epoch % cfg.eval_every and epoch != cfg.epochs:
             continue
         metrics = validate(model, graph, valid, train, eval_cfg)
@@ -145,25 +137,47 @@ def _fit_blind(
 ) -> FitResult:
     """Train for `stop_after` epochs of `cfg`'s schedule with no validation; the last weights stay.
 
-    The sampler, epoch stream and schedule are seeded and built exactly as in `fit`, so on the same
-    data this replays the selection run's trajectory up to `stop_after`.
+    The same `_Trainer` as `fit`'s, so on the same data this replays the selection run's trajectory
+    up to `stop_after`.
     """
-    sampler = _sampler(model, train, augmented, cfg, seed)
-    epoch_rng = np.random.default_rng([seed, 1])
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    scheduler = make_scheduler(optimizer, cfg)
+    trainer = _Trainer(model, train, augmented, cfg, seed)
     history: list[dict[str, Any]] = []
     start = time.perf_counter()
     for epoch in tqdm(range(1, stop_after + 1), desc="refit", unit="epoch", disable=_quiet(show_progress)):
-        if hasattr(model, "start_epoch"):
-            model.start_epoch(graph, epoch_rng)  # type: ignore[operator]
-        loss = _train_epoch(model, sampler, optimizer, graph, cfg.batch_size)
-        if scheduler is not None:
-            scheduler.step()
+        loss = trainer.epoch(graph)
         elapsed = time.perf_counter() - start
         history.append({"epoch": epoch, "loss": loss, "seconds": elapsed, "train_seconds": elapsed})
         log.info("refit epoch %d/%d loss %.4f", epoch, stop_after, loss)
     return FitResult(stop_after, {}, history, time.perf_counter() - start, stopped_by="epochs")
+
+
+class _Trainer:
+    """The seeded state of one training run (sampler, per-epoch stream, Adam, schedule) and its step."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train: Interactions,
+        augmented: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+        cfg: TrainConfig,
+        seed: int,
+    ) -> None:
+        self.model, self.batch_size = model, cfg.batch_size
+        self.sampler = _sampler(model, train, augmented, cfg, seed)
+        # its own stream: a generator seeded with `seed` alone would replay the sampler's draws
+        self.epoch_rng = np.random.default_rng([seed, 1])
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        self.scheduler = make_scheduler(self.optimizer, cfg)
+
+    def epoch(self, graph: Any) -> float:
+        """One epoch (after the model's `start_epoch`, e.g. SGL's new views), then the schedule's
+        step; returns the mean batch loss."""
+        if hasattr(self.model, "start_epoch"):
+            self.model.start_epoch(graph, self.epoch_rng)  # type: ignore[operator]
+        loss = _train_epoch(self.model, self.sampler, self.optimizer, graph, self.batch_size)
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss
 
 
 def _sampler(
