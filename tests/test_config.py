@@ -60,3 +60,24 @@ def test_train_by_model_overrides_one_model_and_round_trips(tmp_path) -> None:
     with pytest.raises(ConfigError, match="train.lr must be positive"):
         check_config(cfgmod.replace(cfg, train_by_model={"lightgcn": {"lr": -1.0}}))
     check_config(cfgmod.replace(cfg, train_by_model={"llmrec": {"lr": 0.01}}))  # the augmented model too
+
+
+def test_eval_screen_is_checked_and_left_out_of_the_run_fingerprint() -> None:
+    """The screen changes how the top K is found, not what it is: a run resumes across it."""
+    import numpy as np
+
+    from llmrec.data.dataset import Split
+    from llmrec.data.interactions import Interactions
+    from llmrec.pipeline import check_config, run_fingerprint
+
+    cfg = RunConfig()
+    assert cfg.eval.screen_flag() is None
+    with pytest.raises(ConfigError, match="eval.screen: expected auto, on or off, got 'fast'"):
+        check_config(cfgmod.replace(cfg, eval=cfgmod.replace(cfg.eval, screen="fast")))
+    ids = np.arange(3)
+    part = Interactions.from_pairs(np.array([0, 1]), np.array([1, 2]), ids, ids)
+    split = Split(part, part, part, "given")
+    on = cfgmod.replace(cfg, eval=cfgmod.replace(cfg.eval, screen="on"))
+    other_k = cfgmod.replace(cfg, eval=cfgmod.replace(cfg.eval, ks=(5,)))
+    assert run_fingerprint(on, split, None) == run_fingerprint(cfg, split, None)
+    assert run_fingerprint(other_k, split, None) != run_fingerprint(cfg, split, None)

@@ -113,6 +113,13 @@ class EvalConfig:
     batch_size: int = 2048  # users scored per matrix product
     significance: str = "ttest"  # paired test over seeds against the best baseline: ttest | wilcoxon
     activity_groups: int = 4  # users split by training-interaction count into this many equal groups
+    # exact top-K through a bf16 screen with fp32 rescoring (llmrec.topk): auto | on | off. The same
+    # results either way (up to fp32 ties); auto uses it on AVX512-BF16/AMX CPUs with large catalogues.
+    screen: str = "auto"
+
+    def screen_flag(self) -> bool | None:
+        """`screen` as EmbeddingScorer takes it: None (auto), True (on) or False (off)."""
+        return {"auto": None, "on": True, "off": False}[self.screen]
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 from llmrec.data.interactions import Interactions
+from llmrec.topk import ScreenedTopK, worth_screening
 
 METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
 
@@ -68,18 +70,32 @@ def topk_unseen(
 def hits_of(top: torch.Tensor, truth: sp.csr_matrix, rows: np.ndarray) -> torch.Tensor:
     """[B, K] booleans: whether top[b, i] is a held-out item of user rows[b] in `truth`.
 
-    Looks the B * K (row, item) pairs up in the sorted keys row * n_items + item of the batch's truth
-    entries: a binary search over a few hundred keys, where a dense [B, n_items] mask would allocate
-    and clear B * n_items bytes per batch.
+    A binary search of each listed item in its user's sorted held-out items (a numba kernel, parallel
+    over users), where a dense [B, n_items] mask would allocate and clear B * n_items bytes per batch.
     """
-    n_items = truth.shape[1]
-    r, c = _rows_to_torch(truth, rows)
-    if len(r) == 0:
-        return torch.zeros(top.shape, dtype=torch.bool)
-    keys = torch.sort(r * n_items + c).values
-    query = torch.arange(len(rows), dtype=torch.int64)[:, None] * n_items + top
-    pos = torch.searchsorted(keys, query.ravel()).clamp_(max=len(keys) - 1)
-    return (keys[pos] == query.ravel()).view(top.shape)
+    if not truth.has_sorted_indices:
+        truth = truth.sorted_indices()
+    hits = np.zeros(tuple(top.shape), dtype=np.bool_)
+    _hits(
+        np.ascontiguousarray(top.numpy(), dtype=np.int64),
+        truth.indptr.astype(np.int64),
+        truth.indices.astype(np.int64),
+        np.ascontiguousarray(rows, dtype=np.int64),
+        hits,
+    )
+    return torch.from_numpy(hits)
+
+
+@numba.njit(parallel=True, cache=True)
+def _hits(top, indptr, indices, rows, hits):  # type: ignore[no-untyped-def]
+    """hits[b, i] = top[b, i] in indices[indptr[rows[b]]:indptr[rows[b] + 1]] (sorted)."""
+    for b in numba.prange(top.shape[0]):
+        own = indices[indptr[rows[b]] : indptr[rows[b] + 1]]
+        if own.shape[0] == 0:
+            continue
+        for i in range(top.shape[1]):
+            pos = np.searchsorted(own, top[b, i])
+            hits[b, i] = pos < own.shape[0] and own[pos] == top[b, i]
 
 
 def evaluate(
@@ -116,19 +132,20 @@ def evaluate_users(
         masked = part.user_items if masked is None else masked + part.user_items
     masked = masked.tocsr() if masked is not None else None
     max_k = min(max(ks), truth.n_items)
-    chunks: dict[str, list[np.ndarray]] = {}
+    hits: list[torch.Tensor] = []
     with torch.no_grad():
         for start in range(0, len(users), batch_size):
             rows = users[start : start + batch_size]
-            scores = score_fn(torch.from_numpy(rows)).float()
-            top = topk_unseen(scores, rows, masked, max_k)
-            hits = hits_of(top, truth.user_items, rows)
-            n_truth = torch.from_numpy(np.diff(truth.user_items.indptr)[rows])
-            for name, values in metrics_from_hits(hits, n_truth, ks).items():
-                chunks.setdefault(name, []).append(values.numpy())
+            if isinstance(score_fn, EmbeddingScorer):
+                top = score_fn.top_unseen(rows, masked, max_k)
+            else:
+                top = topk_unseen(score_fn(torch.from_numpy(rows)).float(), rows, masked, max_k)
+            hits.append(hits_of(top, truth.user_items, rows))
             if progress is not None:
                 progress(len(rows))
-    return users, {name: np.concatenate(parts) for name, parts in chunks.items()}
+    n_truth = torch.from_numpy(np.diff(truth.user_items.indptr)[users])
+    values = metrics_from_hits(torch.cat(hits), n_truth, ks)  # once: small ops cost per call
+    return users, {name: v.numpy() for name, v in values.items()}
 
 
 def group_means(
@@ -155,34 +172,63 @@ def group_means(
     return groups
 
 
-def embedding_scorer(
-    user_emb: torch.Tensor, item_emb: torch.Tensor
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A score function over fixed embeddings (computed once, reused for every batch).
+class EmbeddingScorer:
+    """Scores over fixed embeddings (computed once, reused for every batch), and their exact top-K.
 
-    The scores are written into one buffer that each call overwrites (allocating a fresh
-    [batch, n_items] matrix per batch doubled the cost of scoring: the kernel zeroes new pages), so
-    a caller must be done with one batch's scores before it asks for the next, as `evaluate` is.
+    Calling it returns [len(users), n_items] fp32 scores, written into one buffer that each call
+    overwrites (allocating a fresh [batch, n_items] matrix per batch doubled the cost of scoring: the
+    kernel zeroes new pages), so a caller must be done with one batch's scores before it asks for the
+    next, as `evaluate` is. `top_unseen` ranks a batch without fp32 scores where that is faster: a
+    bf16 screen with exact fp32 rescoring (`llmrec.topk`); `screen` None decides by CPU and catalogue.
     """
-    item_t = item_emb.T.contiguous()
-    buffer = torch.empty(0, item_emb.shape[0], dtype=item_emb.dtype)
 
-    def score(users: torch.Tensor) -> torch.Tensor:
-        nonlocal buffer
-        if buffer.shape[0] < len(users):
-            buffer = torch.empty(len(users), item_emb.shape[0], dtype=item_emb.dtype)
-        return torch.mm(user_emb[users], item_t, out=buffer[: len(users)])
+    def __init__(self, user_emb: torch.Tensor, item_emb: torch.Tensor, screen: bool | None = None) -> None:
+        """Keep the embeddings; `screen` True/False forces the bf16 screen on/off."""
+        self.user_emb = user_emb
+        self.item_emb = item_emb
+        self.item_t = item_emb.T.contiguous()
+        self.buffer = torch.empty(0, item_emb.shape[0], dtype=item_emb.dtype)
+        self.screen = screen
+        self._screened: ScreenedTopK | None = None
 
-    return score
+    def __call__(self, users: torch.Tensor) -> torch.Tensor:
+        """[len(users), n_items] scores (a view of the reused buffer)."""
+        if self.buffer.shape[0] < len(users):
+            self.buffer = torch.empty(len(users), self.item_emb.shape[0], dtype=self.item_emb.dtype)
+        return torch.mm(self.user_emb[users], self.item_t, out=self.buffer[: len(users)])
+
+    def top_unseen(self, rows: np.ndarray, exclude: sp.csr_matrix | None, k: int) -> torch.Tensor:
+        """The exact k best items of each user in `rows`, excluded (seen) items left out."""
+        screen = worth_screening(self.item_emb.shape[0], k) if self.screen is None else self.screen
+        if not screen:
+            return topk_unseen(self(torch.from_numpy(rows)).float(), rows, exclude, k)
+        if self._screened is None:
+            self._screened = ScreenedTopK(self.user_emb, self.item_emb)
+        top, ok = self._screened.top_k(rows, exclude, k)
+        if not ok.all():  # near-ties at the screen's border, or fewer than k unseen items
+            rest = rows[~ok]
+            top[torch.from_numpy(~ok)] = topk_unseen(self(torch.from_numpy(rest)).float(), rest, exclude, k)
+        return top
 
 
-def model_scorer(model: torch.nn.Module, graph: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+def embedding_scorer(
+    user_emb: torch.Tensor, item_emb: torch.Tensor, screen: bool | None = None
+) -> EmbeddingScorer:
+    """A score function over fixed embeddings; see `EmbeddingScorer`."""
+    return EmbeddingScorer(user_emb, item_emb, screen)
+
+
+def model_scorer(
+    model: torch.nn.Module, graph: Any, screen: bool | None = None
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """A score function for a model in eval mode: embeddings computed once where the model has them.
 
     Models without `embed` (e.g. GF-CF, a graph filter with no embedding) are asked for each batch.
+    `screen` is passed to `EmbeddingScorer` (None: decide by CPU and catalogue).
     """
     model.eval()
     if not hasattr(model, "embed"):
         return lambda users: model.score(users, graph)  # type: ignore[operator]
     with torch.no_grad():
-        return embedding_scorer(*model.embed(graph))  # type: ignore[operator]
+        user_emb, item_emb = model.embed(graph)  # type: ignore[operator]
+    return embedding_scorer(user_emb, item_emb, screen)

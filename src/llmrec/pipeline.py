@@ -117,6 +117,8 @@ def check_config(cfg: RunConfig, single: bool = False) -> None:
         raise ConfigError(
             f"eval.significance: unknown test {cfg.eval.significance!r}; use one of {list(TESTS)}"
         )
+    if cfg.eval.screen not in ("auto", "on", "off"):
+        raise ConfigError(f"eval.screen: expected auto, on or off, got {cfg.eval.screen!r}")
     if cfg.eval.activity_groups < 1:
         raise ConfigError(f"eval.activity_groups must be at least 1, got {cfg.eval.activity_groups}")
 
@@ -309,8 +311,10 @@ def run_fingerprint(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None
         for array in inputs.triples or ():
             digest.update(array.tobytes())
     llmrec = cfgmod.replace(cfg.llmrec, augment_dir="") if inputs is not None else None
+    # eval.screen changes how the top K is found, not what it is: runs stay reusable across it
+    eval_part = {k: v for k, v in cfgmod.to_dict(cfg.eval).items() if k != "screen"}
     return cfgmod.fingerprint(
-        cfg.data, cfg.split, cfg.model, cfg.train, cfg.eval, cfg.seed, llmrec, digest.hexdigest()
+        cfg.data, cfg.split, cfg.model, cfg.train, eval_part, cfg.seed, llmrec, digest.hexdigest()
     )
 
 
@@ -327,7 +331,7 @@ def test_model(
     `activity` (training interactions per user) splits the test users into `cfg.eval.activity_groups`
     equal groups, least active first: the long tail.
     """
-    scorer = model_scorer(model, graph)
+    scorer = model_scorer(model, graph, cfg.eval.screen_flag())
     with _bar(len(split.test.active_users()), "test", show_progress) as bar:
         users, values = evaluate_users(
             scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size, bar.update
@@ -487,14 +491,13 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     edges = split.train.user_items if graph is None else graph.user_items
     for i in range(cfg.seeds):
         model = load_model(run_dir, cfg, split, cfg.seed + i, edges, _feature_dims(inputs))
-        valid = evaluate(
-            model_scorer(model, graph), split.valid, [split.train], cfg.eval.ks, cfg.eval.batch_size
-        )
+        scorer = model_scorer(model, graph, cfg.eval.screen_flag())
+        valid = evaluate(scorer, split.valid, [split.train], cfg.eval.ks, cfg.eval.batch_size)
         if hasattr(model, "fit") and cfg.train.refit:  # the test model saw valid's edges too
             model.fit(fit_edges(edges, split.valid, refit=True))  # type: ignore[operator]
         if retrains(cfg):
             model = load_model(run_dir, cfg, split, cfg.seed + i, None, _feature_dims(inputs), retrained=True)
-        scorer = model_scorer(model, test_graph)
+        scorer = model_scorer(model, test_graph, cfg.eval.screen_flag())
         test = evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
         runs.append({"seed": cfg.seed + i, "valid": valid, "test": test})
     return {

@@ -45,7 +45,8 @@ def validate(
     model: nn.Module, graph: Any, valid: Interactions, train: Interactions, eval_cfg: EvalConfig
 ) -> dict[str, float]:
     """Validation metrics with training items masked."""
-    return evaluate(model_scorer(model, graph), valid, [train], eval_cfg.ks, eval_cfg.batch_size)
+    scorer = model_scorer(model, graph, eval_cfg.screen_flag())
+    return evaluate(scorer, valid, [train], eval_cfg.ks, eval_cfg.batch_size)
 
 
 def fit(
