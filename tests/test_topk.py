@@ -81,6 +81,15 @@ def test_screened_top_k_is_the_exact_ranking(sign: str) -> None:
         assert top[u].tolist() == expected[u]
 
 
+def test_each_row_is_proven_with_its_own_users_bound() -> None:
+    """Rows are users in any order: user 1's infinite bound must refuse its row, wherever it sits."""
+    g = torch.Generator().manual_seed(6)
+    screen = ScreenedTopK(torch.randn(3, 16, generator=g), torch.randn(20 * BLOCK, 16, generator=g))
+    screen.err = np.array([0.0, np.inf, 0.0], dtype=np.float32)
+    _, ok = screen.top_k(np.array([1, 0, 2]), None, 5)
+    assert ok.tolist() == [False, True, True]
+
+
 def test_ties_go_to_the_lower_index_and_short_users_fall_back() -> None:
     """Exact ties rank by item index, as the brute force does; a user with fewer than k unseen items
     is not claimed exact (the caller ranks it in full)."""

@@ -190,7 +190,10 @@ def _candidates(row, bmax, tau, cand):  # type: ignore[no-untyped-def]
 
 @numba.njit(parallel=True, cache=True)
 def _screen(bits, m, k, users, user_emb, item_emb, err, out, ok):  # type: ignore[no-untyped-def]
-    """For each row b of bf16 scores `bits` (int16 view), the exact top k into out[b], ok[b] if proven."""
+    """For each row b of bf16 scores `bits` (int16 view), the exact top k into out[b], ok[b] if proven.
+
+    Row b belongs to user users[b]: user_emb and err (the per-user bound) are indexed by user.
+    """
     n_rows, n_items = bits.shape
     n_blocks = (n_items + BLOCK - 1) // BLOCK
     for b in numba.prange(n_rows):
@@ -215,7 +218,7 @@ def _screen(bits, m, k, users, user_emb, item_emb, err, out, ok):  # type: ignor
         for j in range(c):
             filled = _keep_best(scores[j], cand[j], top_s, top_i, filled, k)
         bound = _value(tau)
-        bound += ROUNDING * abs(bound) + err[b]
+        bound += ROUNDING * abs(bound) + err[users[b]]
         ok[b] = filled == k and top_s[k - 1] > bound
         out[b, :] = top_i
 
