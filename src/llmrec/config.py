@@ -105,6 +105,9 @@ class TrainConfig:
     init_from: str = ""
 
 
+SCREENS: dict[str, bool | None] = {"auto": None, "on": True, "off": False}  # eval.screen's values
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """All-ranking evaluation settings."""
@@ -119,7 +122,7 @@ class EvalConfig:
 
     def screen_flag(self) -> bool | None:
         """`screen` as EmbeddingScorer takes it: None (auto), True (on) or False (off)."""
-        return {"auto": None, "on": True, "off": False}[self.screen]
+        return SCREENS[self.screen]
 
 
 @dataclass(frozen=True)

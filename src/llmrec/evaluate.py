@@ -22,7 +22,7 @@ import scipy.sparse as sp
 import torch
 
 from llmrec.data.interactions import Interactions
-from llmrec.topk import ScreenedTopK, worth_screening
+from llmrec.topk import ScreenedTopK, mask_seen, worth_screening
 
 METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
 
@@ -50,21 +50,11 @@ def metrics_from_hits(
     return out
 
 
-def _rows_to_torch(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """(row positions within the batch, column indices) of the nonzeros of matrix[rows]."""
-    sub = matrix[rows]
-    row_pos = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
-    return torch.from_numpy(row_pos), torch.from_numpy(sub.indices.astype(np.int64))
-
-
 def topk_unseen(
     scores: torch.Tensor, rows: np.ndarray, exclude: sp.csr_matrix | None, k: int
 ) -> torch.Tensor:
     """Indices of the k best items per row after setting excluded (seen) items to -inf."""
-    if exclude is not None and exclude.nnz:
-        r, c = _rows_to_torch(exclude, rows)
-        scores[r, c] = -torch.inf
-    return torch.topk(scores, k, dim=1).indices
+    return torch.topk(mask_seen(scores, rows, exclude), k, dim=1).indices
 
 
 def hits_of(top: torch.Tensor, truth: sp.csr_matrix, rows: np.ndarray) -> torch.Tensor:
@@ -76,13 +66,8 @@ def hits_of(top: torch.Tensor, truth: sp.csr_matrix, rows: np.ndarray) -> torch.
     if not truth.has_sorted_indices:
         truth = truth.sorted_indices()
     hits = np.zeros(tuple(top.shape), dtype=np.bool_)
-    _hits(
-        np.ascontiguousarray(top.numpy(), dtype=np.int64),
-        truth.indptr.astype(np.int64),
-        truth.indices.astype(np.int64),
-        np.ascontiguousarray(rows, dtype=np.int64),
-        hits,
-    )
+    top_np = np.ascontiguousarray(top.numpy(), dtype=np.int64)
+    _hits(top_np, truth.indptr, truth.indices, np.ascontiguousarray(rows, dtype=np.int64), hits)
     return torch.from_numpy(hits)
 
 

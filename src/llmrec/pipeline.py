@@ -117,7 +117,7 @@ def check_config(cfg: RunConfig, single: bool = False) -> None:
         raise ConfigError(
             f"eval.significance: unknown test {cfg.eval.significance!r}; use one of {list(TESTS)}"
         )
-    if cfg.eval.screen not in ("auto", "on", "off"):
+    if cfg.eval.screen not in cfgmod.SCREENS:
         raise ConfigError(f"eval.screen: expected auto, on or off, got {cfg.eval.screen!r}")
     if cfg.eval.activity_groups < 1:
         raise ConfigError(f"eval.activity_groups must be at least 1, got {cfg.eval.activity_groups}")

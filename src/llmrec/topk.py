@@ -37,7 +37,6 @@ from numba.extending import intrinsic
 BLOCK = 64  # items per block of the screen
 ROUNDING = 2.0**-8  # bf16's unit roundoff (8 significant bits, round to nearest even)
 NEG_INF_KEY = np.int32(-32641)  # the order key of bf16 -inf (0xFF80)
-MIN_KEY = np.int32(-40000)  # below every key
 
 
 @functools.cache
@@ -63,6 +62,15 @@ def screen_blocks(k: int) -> int:
 def worth_screening(n_items: int, k: int) -> bool:
     """Whether the screen is faster than exact ranking: a bf16 CPU and a catalogue of many blocks."""
     return bf16_is_fast() and n_items >= 4 * screen_blocks(k) * BLOCK
+
+
+def mask_seen(scores: torch.Tensor, rows: np.ndarray, exclude: sp.csr_matrix | None) -> torch.Tensor:
+    """Set scores[b, i] to -inf for every item i of user rows[b] in `exclude`; returns `scores`."""
+    if exclude is not None and exclude.nnz:
+        sub = exclude[rows]
+        r = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+        scores[torch.from_numpy(r), torch.from_numpy(sub.indices.astype(np.int64))] = -torch.inf
+    return scores
 
 
 @intrinsic
@@ -262,10 +270,7 @@ class ScreenedTopK:
         if self.buffer.shape[0] < n:
             self.buffer = torch.empty(n, n_items, dtype=torch.bfloat16)
         scores = torch.mm(self.user_bf16[torch.from_numpy(rows)], self.item_bf16_t, out=self.buffer[:n])
-        if exclude is not None and exclude.nnz:
-            sub = exclude[rows]
-            r = np.repeat(np.arange(n), np.diff(sub.indptr))
-            scores[torch.from_numpy(r), torch.from_numpy(sub.indices.astype(np.int64))] = -torch.inf
+        mask_seen(scores, rows, exclude)
         out = np.empty((n, k), np.int64)
         ok = np.empty(n, np.bool_)
         most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
