@@ -63,6 +63,23 @@ def test_info_nce_gradient_matches_autograd_of_the_formula() -> None:
     torch.testing.assert_close(fast, (view1.grad, view2.grad))
 
 
+def test_info_nce_in_blocks_matches_the_whole_matrix_loss_and_gradients() -> None:
+    """Blocks of 4 rows over 10 (the last one ragged) give the loss and gradients of autograd run on
+    the whole 10 x 10 matrix; with one side frozen only the other gets a gradient."""
+    torch.manual_seed(1)
+    view1, view2 = torch.randn(10, 3, requires_grad=True), torch.randn(10, 3, requires_grad=True)
+    logits = F.normalize(view1, dim=1) @ F.normalize(view2, dim=1).T / 0.3
+    expected = -torch.diagonal(F.log_softmax(logits, dim=1)).mean()
+    expected_grads = torch.autograd.grad(2 * expected, (view1, view2), retain_graph=True)
+    for block in (1, 4, 10, 64):
+        loss = info_nce(view1, view2, 0.3, block=block)
+        torch.testing.assert_close(loss, expected.detach())
+        torch.testing.assert_close(torch.autograd.grad(2 * loss, (view1, view2)), expected_grads)
+    frozen = view2.detach()
+    (grad1,) = torch.autograd.grad(info_nce(view1, frozen, 0.3, block=4), (view1,))
+    torch.testing.assert_close(grad1, torch.autograd.grad(expected, (view1,))[0])
+
+
 def test_node_info_nce_is_the_user_plus_the_item_term_and_caps_rows() -> None:
     torch.manual_seed(0)
     view1, view2 = torch.randn(7, 4), torch.randn(7, 4)  # 3 users then 4 items
