@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from llmrec.data.dataset import TRAIN
@@ -80,6 +81,9 @@ def main(argv: list[str]) -> int:
     torch.manual_seed(0)
     models = {name: make_model(name, train.n_users, train.n_items) for name in args.models}
     optims = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
+    for model in models.values():
+        if hasattr(model, "start_epoch"):  # SGL's edge-dropout views, drawn once an epoch (not timed)
+            model.start_epoch(graph, np.random.default_rng(0))
     batches = BPRSampler(train, seed=0).epoch(args.batch)
     samples: dict[str, list[float]] = {name: [] for name in models}
     for step in range(args.steps + 1):  # step 0 warms up
