@@ -43,9 +43,9 @@ class _BlockedInfoNCE(torch.autograd.Function):
         ctx: torch.autograd.function.FunctionCtx, z1: torch.Tensor, z2: torch.Tensor, block: int
     ) -> torch.Tensor:
         n = z1.shape[0]
-        want = ctx.needs_input_grad[:2]  # type: ignore[attr-defined]
-        grad1 = torch.empty_like(z1) if want[0] else None
-        grad2 = torch.zeros_like(z2) if want[1] else None
+        want1, want2 = ctx.needs_input_grad[:2]  # type: ignore[attr-defined]
+        grad1 = torch.empty_like(z1) if want1 else None
+        grad2 = torch.zeros_like(z2) if want2 else None
         total = z1.new_zeros(())
         for start in range(0, n, block):
             rows = z1[start : start + block]
@@ -63,17 +63,16 @@ class _BlockedInfoNCE(torch.autograd.Function):
                 torch.mm(p, z2, out=grad1[start : start + block])
             if grad2 is not None:
                 grad2.addmm_(p.T, rows)
-        ctx.save_for_backward(*(g if g is not None else torch.empty(0) for g in (grad1, grad2)))
-        ctx.want, ctx.n = want, n  # type: ignore[attr-defined]
+        ctx.grads, ctx.n = (grad1, grad2), n  # type: ignore[attr-defined]  # made here, not inputs
         return total / n
 
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
     ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
-        grad1, grad2 = ctx.saved_tensors  # type: ignore[attr-defined]
-        want, scale = ctx.want, grad / ctx.n  # type: ignore[attr-defined]
-        return grad1 * scale if want[0] else None, grad2 * scale if want[1] else None, None
+        grad1, grad2 = ctx.grads  # type: ignore[attr-defined]
+        scale = grad / ctx.n  # type: ignore[attr-defined]
+        return None if grad1 is None else grad1 * scale, None if grad2 is None else grad2 * scale, None
 
 
 def info_nce(
