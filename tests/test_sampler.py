@@ -62,3 +62,24 @@ def test_augmented_sampler_rejects_bad_triples() -> None:
         AugmentedSampler(train, (ok[0], ok[1], np.array([3])), 0.1, 0)
     with pytest.raises(ValueError, match="aug_rate"):
         AugmentedSampler(train, ok, 0.0, 0)
+
+
+def test_several_negatives_are_true_negative_candidates_in_the_same_edge_order() -> None:
+    rng = np.random.default_rng(0)
+    train = Interactions.from_pairs(
+        rng.integers(0, 30, 600), rng.integers(0, 25, 600), np.arange(30), np.arange(25)
+    )
+    dense = train.user_items.toarray() > 0
+    batches = list(BPRSampler(train, seed=3, n_negatives=7).epoch(100))
+    assert sum(len(b[0]) for b in batches) == train.nnz
+    for users, pos, neg in batches:
+        assert neg.shape == (len(users), 7)
+        assert dense[users, pos].all()
+        assert not dense[users[:, None], neg].any()  # no candidate is one of the user's items
+    # the edges come in the same order as with one negative: only the negatives differ
+    single = list(BPRSampler(train, seed=3, n_negatives=1).epoch(100))
+    for one, several in zip(single, batches, strict=True):
+        assert np.array_equal(one[0], several[0]) and np.array_equal(one[1], several[1])
+        assert one[2].shape == one[0].shape  # one negative per edge: a flat array
+    with pytest.raises(ValueError, match="n_negatives"):
+        BPRSampler(train, seed=3, n_negatives=0)

@@ -67,3 +67,17 @@ def test_a_blind_refit_replays_the_selection_run(schedule: str) -> None:
         stop_after=result.best_epoch - 1,
     )
     assert not torch.allclose(short.state_dict()["user_emb.weight"], selected.state_dict()["user_emb.weight"])
+
+
+def test_train_negatives_are_checked() -> None:
+    from llmrec.errors import ConfigError
+    from llmrec.train import check_train_config
+
+    with pytest.raises(ConfigError, match="train.negatives must be at least 1"):
+        check_train_config(TrainConfig(negatives=0), EvalConfig())
+    rng = np.random.default_rng(0)
+    train, valid = _blocks(rng, 300, noise=0.0), _blocks(rng, 60, noise=0.0)
+    cfg = TrainConfig(epochs=1, batch_size=64, metric="recall@10", negatives=4)
+    llmrec = build_model("llmrec", 30, 40, 8, 2, 1e-4)
+    with pytest.raises(ConfigError, match="LLMRec trains on uniform negatives only"):
+        fit(llmrec, train, valid, build_graph(train), cfg, EvalConfig(ks=(10,)), seed=0, show_progress=False)

@@ -88,6 +88,9 @@ class TrainConfig:
     lr_schedule: str = "constant"  # constant | cosine (decays to lr * lr_final over `epochs`)
     lr_final: float = 0.01
     reg: float = 1e-4  # L2 on the batch's layer-0 embeddings, as in LightGCN's reference code
+    # negatives drawn per training edge: 1 is uniform sampling (the published baselines'); K > 1 is
+    # dynamic negative sampling, training on the one of K uniform draws the model scores highest
+    negatives: int = 1
     eval_every: int = 1
     patience: int = 10  # evaluations without improvement before stopping
     metric: str = "recall@20"  # validation metric for early stopping and model selection

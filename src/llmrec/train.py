@@ -188,9 +188,15 @@ def _sampler(
     cfg: TrainConfig,
     seed: int,
 ) -> BPRSampler | AugmentedSampler:
-    """BPR triples of `train`, plus `augmented` ones for a model that `accepts_augmented`."""
+    """BPR triples of `train` (`cfg.negatives` candidates per edge for a model that takes
+    `hard_negatives`), plus `augmented` ones for a model that `accepts_augmented`."""
+    if cfg.negatives > 1 and not getattr(model, "hard_negatives", False):
+        raise ConfigError(
+            f"{type(model).__name__} trains on uniform negatives only: set train.negatives = 1 "
+            f"(got {cfg.negatives})"
+        )
     if augmented is None or not len(augmented[0]):
-        return BPRSampler(train, seed)
+        return BPRSampler(train, seed, cfg.negatives)
     if not getattr(model, "accepts_augmented", False):
         raise ConfigError(f"{type(model).__name__} does not train on augmented triples")
     return AugmentedSampler(train, augmented, cfg.aug_rate, seed)
@@ -241,7 +247,7 @@ def check_train_config(cfg: TrainConfig, eval_cfg: EvalConfig) -> None:
             f"train.metric {cfg.metric!r} is not computed; use one of {list(METRICS)} "
             f"at a K in eval.ks {list(eval_cfg.ks)}"
         )
-    for key in ("epochs", "batch_size", "eval_every", "patience"):
+    for key in ("epochs", "batch_size", "eval_every", "patience", "negatives"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"train.{key} must be at least 1, got {getattr(cfg, key)}")
     if cfg.lr <= 0:

@@ -130,3 +130,36 @@ def test_extra_edges_reach_the_model(name: str) -> None:
     with torch.no_grad():
         scores = model_scorer(model, graph)(torch.tensor([cold]))
     assert topk_unseen(scores, np.array([cold]), graph.user_items, 1).item() == target
+
+
+HARD_NEGATIVE_MODELS = sorted(n for n, cls in MODELS.items() if getattr(cls, "hard_negatives", False))
+
+
+@pytest.mark.parametrize("name", HARD_NEGATIVE_MODELS)
+def test_negative_candidates_train_on_the_top_scored_one(name: str) -> None:
+    # Dynamic negative sampling, by an independent route: the full score matrix picks, for each edge,
+    # the candidate the model ranks highest; the loss on the candidates equals the loss on those picks.
+    train, _ = block_split()
+    torch.manual_seed(5)
+    model, graph = make(name, train, dim=8)
+    model = ready(model, graph)
+    users, pos = torch.tensor([0, 3, 9, 17]), torch.tensor([1, 2, 12, 20])
+    candidates = torch.tensor([[8, 16, 23], [9, 10, 11], [0, 1, 2], [4, 12, 5]])
+    with torch.no_grad():
+        scores = model.score(users, graph)
+    picks = candidates[torch.arange(4), scores.gather(1, candidates).argmax(1)]
+    torch.manual_seed(1)  # SimGCL draws noise in its loss: the same draws for both calls
+    by_candidates = model.loss((users, pos, candidates), graph)
+    torch.manual_seed(1)
+    by_picks = model.loss((users, pos, picks), graph)
+    torch.testing.assert_close(by_candidates, by_picks)
+
+
+def test_hard_negatives_are_offered_by_the_bpr_trained_models_and_train_through_fit() -> None:
+    assert HARD_NEGATIVE_MODELS == ["bpr-mf", "lightgcn", "sgl", "simgcl"]
+    train, held = block_split()
+    torch.manual_seed(0)
+    model, graph = make("lightgcn", train, dim=16)
+    cfg = TrainConfig(epochs=10, batch_size=64, lr=0.05, eval_every=10, metric="recall@1", negatives=4)
+    result = fit(model, train, held, graph, cfg, EvalConfig(ks=(1,)), seed=0, show_progress=False)
+    assert result.best_valid["recall@1"] >= 0.9

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from llmrec.models.losses import (
     bpr_loss,
     bpr_pair_losses,
+    hardest_negatives,
     info_nce,
     l2_reg,
     node_info_nce,
@@ -132,3 +133,15 @@ def test_scaled_cosine_loss_by_hand() -> None:
     # identical rows give exactly 0, even with a fractional power (1 - cos clamped at 0)
     same = torch.tensor([[0.3, 0.7, 0.1]])
     assert scaled_cosine_loss(same, same * 5, 1.5).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_hardest_negatives_picks_each_rows_top_scored_candidate() -> None:
+    users = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    items = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]])
+    # row 0 scores items 1, 2 as 0, 3; row 1 scores items 0, 1 as 0, 2
+    chosen = hardest_negatives(users, items, torch.tensor([[1, 2], [0, 1]]))
+    assert chosen.tolist() == [2, 1]
+    one = torch.tensor([1, 0])
+    assert hardest_negatives(users, items, one) is one  # one negative per edge: uniform sampling, as is
+    items.requires_grad_(True)
+    assert not hardest_negatives(users, items, torch.tensor([[1, 2], [0, 1]])).requires_grad

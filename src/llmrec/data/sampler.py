@@ -1,4 +1,5 @@
-"""Vectorised BPR triple sampling: every training edge once per epoch, uniform true negatives."""
+"""Vectorised BPR triple sampling: every training edge once per epoch, uniform true negatives
+(one per edge, or several candidates per edge for a model that trains on the hardest of them)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,20 @@ class BPRSampler:
     Negatives are drawn uniformly among items the user has not interacted with in `train`;
     collisions are found with one `searchsorted` over sorted edge keys and redrawn, so an epoch
     costs a few vectorised passes instead of a Python loop per edge.
+
+    With `n_negatives` > 1 each batch's negatives are a (B, n_negatives) array of such draws, drawn
+    batch by batch so an epoch never holds them all: the candidates of dynamic negative sampling,
+    among which the model trains on the one it currently scores highest (`losses.hardest_negatives`).
+    With 1, negatives are one array per epoch, drawn as before (the same stream for the same seed).
     """
 
-    def __init__(self, train: Interactions, seed: int) -> None:
+    def __init__(self, train: Interactions, seed: int, n_negatives: int = 1) -> None:
         self.users, self.items = train.pairs()
         if len(self.users) == 0:
             raise ValueError("cannot sample from an empty training set")
+        if n_negatives < 1:
+            raise ValueError(f"n_negatives must be at least 1, got {n_negatives}")
+        self.n_negatives = n_negatives
         self.n_items = train.n_items
         self.keys = np.sort(self.users * self.n_items + self.items)
         self.rng = np.random.default_rng(seed)
@@ -44,10 +53,15 @@ class BPRSampler:
         """Shuffle all training edges and yield them in batches with fresh negatives."""
         order = self.rng.permutation(len(self.users))
         users, pos = self.users[order], self.items[order]
-        neg = self.negatives(users)
+        k = self.n_negatives
+        neg = self.negatives(users) if k == 1 else None
         for start in range(0, len(order), batch_size):
             stop = start + batch_size
-            yield users[start:stop], pos[start:stop], neg[start:stop]
+            if neg is not None:
+                yield users[start:stop], pos[start:stop], neg[start:stop]
+            else:
+                batch = users[start:stop]
+                yield batch, pos[start:stop], self.negatives(np.repeat(batch, k)).reshape(len(batch), k)
 
     def n_batches(self, batch_size: int) -> int:
         """Number of batches per epoch."""

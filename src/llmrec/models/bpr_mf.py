@@ -5,11 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from llmrec.models.losses import bpr_loss, l2_reg
+from llmrec.models.losses import bpr_loss, hardest_negatives, l2_reg
 
 
 class BPRMF(nn.Module):
     """Matrix factorisation trained with the BPR pairwise loss; ignores the graph."""
+
+    hard_negatives = True  # `loss` takes [B, K] negative candidates and trains on the hardest
 
     def __init__(self, n_users: int, n_items: int, dim: int = 64, reg: float = 1e-4) -> None:
         super().__init__()
@@ -36,7 +38,8 @@ class BPRMF(nn.Module):
     ) -> torch.Tensor:
         """BPR loss plus L2 on the batch rows, for (users, positive items, negative items)."""
         users, pos, neg = batch
-        u, p, n = self.user_emb(users), self.item_emb(pos), self.item_emb(neg)
+        u = self.user_emb(users)
+        p, n = self.item_emb(pos), self.item_emb(hardest_negatives(u, self.item_emb.weight, neg))
         pos_scores, neg_scores = (u * p).sum(-1), (u * n).sum(-1)
         return bpr_loss(pos_scores, neg_scores) + self.reg * l2_reg(u, p, n)
 

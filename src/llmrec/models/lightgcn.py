@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from llmrec.models.losses import bpr_loss, l2_reg
+from llmrec.models.losses import bpr_loss, hardest_negatives, l2_reg
 from llmrec.models.ops import propagate
 
 
@@ -16,6 +16,8 @@ class LightGCN(nn.Module):
     as a torch sparse CSR tensor; it is passed to every call so one model can be scored on another
     graph (e.g. train + augmented edges) without rebuilding it.
     """
+
+    hard_negatives = True  # `loss` takes [B, K] negative candidates and trains on the hardest
 
     def __init__(
         self, n_users: int, n_items: int, dim: int = 64, n_layers: int = 3, reg: float = 1e-4
@@ -38,10 +40,12 @@ class LightGCN(nn.Module):
         return out[: self.n_users], out[self.n_users :]
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: object) -> torch.Tensor:
-        """BPR loss on propagated embeddings plus L2 on the batch's layer-0 rows."""
+        """BPR loss on propagated embeddings plus L2 on the batch's layer-0 rows; [B, K] negatives are
+        candidates, of which the currently highest-scored is used."""
         users, pos, neg = batch
         user_emb, item_emb = self.embed(graph)
         u = user_emb[users]
+        neg = hardest_negatives(u, item_emb, neg)
         pos_scores = (u * item_emb[pos]).sum(-1)
         neg_scores = (u * item_emb[neg]).sum(-1)
         reg = l2_reg(self.user_emb(users), self.item_emb(pos), self.item_emb(neg))

@@ -57,6 +57,8 @@ class LLMRec(LightGCN):
     """
 
     accepts_augmented = True  # `train.fit` may append augmented triples to its batches
+    # uniform negatives only: the pruning ranks pairs by loss, and chosen-hard negatives would be pruned first
+    hard_negatives = False
 
     def __init__(
         self,

@@ -23,6 +23,22 @@ def l2_reg(*embeddings: torch.Tensor) -> torch.Tensor:
     return sum((e.pow(2).sum() for e in embeddings), torch.zeros(())) / (2 * batch)
 
 
+def hardest_negatives(users: torch.Tensor, items: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """Dynamic negative sampling (Zhang et al., SIGIR 2013; MixGCF's DNS baseline): per row, the
+    candidate item the model currently scores highest, as a [B] tensor of item ids.
+
+    `users` are the batch's [B, d] user vectors, `items` all [n_items, d] item vectors, `candidates`
+    [B, K] uniformly drawn non-interacted items, or [B] (one uniform negative each), returned as is.
+    The choice is made without gradient: the loss then trains on the chosen item like any negative.
+    """
+    if candidates.dim() == 1:
+        return candidates
+    with torch.no_grad():
+        scores = torch.bmm(items[candidates], users.unsqueeze(2)).squeeze(2)  # [B, K]
+        best = scores.argmax(dim=1, keepdim=True)
+    return candidates.gather(1, best).squeeze(1)
+
+
 INFO_NCE_BLOCK = 128  # rows of the similarity matrix formed at once: 128 x 4096 floats is 2 MB
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from llmrec.models.lightgcn import LightGCN
-from llmrec.models.losses import bpr_loss, l2_reg, node_info_nce
+from llmrec.models.losses import bpr_loss, hardest_negatives, l2_reg, node_info_nce
 from llmrec.models.ops import symmetric_spmm
 
 
@@ -82,6 +82,7 @@ class SimGCL(LightGCN):
         clean, view1, view2 = self.encodings(adj, ego)
         items = clean[self.n_users :]
         u = clean[users]
+        neg = hardest_negatives(u, items, neg)
         rec = bpr_loss((u * items[pos]).sum(-1), (u * items[neg]).sum(-1))
         reg = l2_reg(self.user_emb(users), self.item_emb(pos), self.item_emb(neg))
         ssl = node_info_nce(view1, view2, batch, self.n_users, self.ssl_temp, self.ssl_max_rows)
