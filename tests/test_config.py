@@ -60,6 +60,13 @@ def test_train_by_model_overrides_one_model_and_round_trips(tmp_path) -> None:
     with pytest.raises(ConfigError, match="train.lr must be positive"):
         check_config(cfgmod.replace(cfg, train_by_model={"lightgcn": {"lr": -1.0}}))
     check_config(cfgmod.replace(cfg, train_by_model={"llmrec": {"lr": 0.01}}))  # the augmented model too
+    # dynamic negatives: the BPR baselines take them, LLMRec's stage does not, GF-CF has no negatives
+    dns = cfgmod.replace(cfg, **{"train.negatives": 8})
+    check_config(cfgmod.replace(dns, models=("gf-cf", "lightgcn"), train_by_model={}))
+    staged = cfgmod.replace(dns, stages=("augment", "train", "llmrec"))
+    with pytest.raises(ConfigError, match="LLMRec trains on uniform negatives only"):
+        check_config(staged)
+    check_config(cfgmod.replace(staged, train_by_model={"llmrec": {"negatives": 1}}))
 
 
 def test_eval_screen_is_checked_and_left_out_of_the_run_fingerprint() -> None:

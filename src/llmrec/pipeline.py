@@ -48,7 +48,7 @@ from llmrec.rundir import (
     write_json,
 )
 from llmrec.significance import TESTS, paired_p_values
-from llmrec.train import FitResult, check_train_config, fit, fit_edges
+from llmrec.train import FitResult, check_negatives, check_train_config, fit, fit_edges
 
 log = logging.getLogger("llmrec")
 
@@ -111,6 +111,8 @@ def check_config(cfg: RunConfig, single: bool = False) -> None:
         if name not in trained:
             raise ConfigError(f"train_by_model.{name}: not a model of this run; models: {sorted(trained)}")
         check_train_config(cfgmod.for_model(cfg, name).train, cfg.eval)
+    for name in names if single or LLMREC not in cfg.stages else [*names, LLMREC]:
+        check_negatives(MODELS[name], cfgmod.for_model(cfg, name).train.negatives)
     if cfg.seeds < 1:
         raise ConfigError(f"seeds must be at least 1, got {cfg.seeds}")
     if cfg.eval.significance not in TESTS:

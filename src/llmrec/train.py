@@ -190,11 +190,7 @@ def _sampler(
 ) -> BPRSampler | AugmentedSampler:
     """BPR triples of `train` (`cfg.negatives` candidates per edge for a model that takes
     `hard_negatives`), plus `augmented` ones for a model that `accepts_augmented`."""
-    if cfg.negatives > 1 and not getattr(model, "hard_negatives", False):
-        raise ConfigError(
-            f"{type(model).__name__} trains on uniform negatives only: set train.negatives = 1 "
-            f"(got {cfg.negatives})"
-        )
+    check_negatives(type(model), cfg.negatives)
     if augmented is None or not len(augmented[0]):
         return BPRSampler(train, seed, cfg.negatives)
     if not getattr(model, "accepts_augmented", False):
@@ -256,6 +252,15 @@ def check_train_config(cfg: TrainConfig, eval_cfg: EvalConfig) -> None:
         raise ConfigError(f"train.aug_rate must be positive, got {cfg.aug_rate}")
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise ConfigError(f"unknown train.lr_schedule {cfg.lr_schedule!r}; use 'constant' or 'cosine'")
+
+
+def check_negatives(model: type, negatives: int) -> None:
+    """Reject `train.negatives` > 1 for a trained model whose loss takes uniform negatives only."""
+    if negatives > 1 and hasattr(model, "loss") and not getattr(model, "hard_negatives", False):
+        raise ConfigError(
+            f"{model.__name__} trains on uniform negatives only: set train.negatives = 1 for it "
+            f"(got {negatives}; [train_by_model.NAME] sets it per model)"
+        )
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> Any:

@@ -56,12 +56,12 @@ class BPRSampler:
         k = self.n_negatives
         neg = self.negatives(users) if k == 1 else None
         for start in range(0, len(order), batch_size):
-            stop = start + batch_size
+            batch = users[start : start + batch_size]
             if neg is not None:
-                yield users[start:stop], pos[start:stop], neg[start:stop]
+                negs = neg[start : start + batch_size]
             else:
-                batch = users[start:stop]
-                yield batch, pos[start:stop], self.negatives(np.repeat(batch, k)).reshape(len(batch), k)
+                negs = self.negatives(np.repeat(batch, k)).reshape(len(batch), k)
+            yield batch, pos[start : start + batch_size], negs
 
     def n_batches(self, batch_size: int) -> int:
         """Number of batches per epoch."""
