@@ -4,10 +4,13 @@ A step of LightGCN, SGL or SimGCL costs about the same whatever the batch size: 
 products dominate. This times steps of each model on the same batches, in one process, round-robin
 (model A, B, C, A, B, C, ...) so that a machine shared with other jobs slows all of them alike, and
 reports the median. `simgcl-unshared` is SimGCL with its three encodings propagated separately (the
-code before the shared first product), kept here to measure what that sharing saves.
+code before the shared first product), kept here to measure what that sharing saves. A `+dns` suffix
+(e.g. `lightgcn+dns`) trains on the hardest of `--negatives` uniform candidates per edge
+(`train.negatives`); drawing those candidates is timed as part of its step.
 
     python benchmarks/step_time.py --dataset gowalla --batch 16384 --threads 1
     python benchmarks/step_time.py --dataset yelp2018 --models lightgcn simgcl --batch 32768
+    python benchmarks/step_time.py --dataset yelp2018 --models lightgcn lightgcn+dns --batch 32768
 
 Writes benchmarks/results/step_time-<dataset>.json (median, quartiles and all samples per model).
 """
@@ -49,7 +52,7 @@ def make_model(name: str, n_users: int, n_items: int) -> torch.nn.Module:
     """A model at llmrec's defaults (3 layers, 64 dimensions, published knobs)."""
     if name == "simgcl-unshared":
         return UnsharedSimGCL(n_users, n_items)
-    return build_model(name, n_users, n_items, 64, 3, 1e-4)
+    return build_model(name.removesuffix("+dns"), n_users, n_items, 64, 3, 1e-4)
 
 
 def main(argv: list[str]) -> int:
@@ -63,6 +66,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--models", nargs="+", default=["lightgcn", "sgl", "simgcl", "simgcl-unshared"])
     parser.add_argument("--batch", type=int, default=16384)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--negatives", type=int, default=16, help="candidates per edge of the +dns models")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -77,14 +81,20 @@ def main(argv: list[str]) -> int:
     for model in models.values():
         if hasattr(model, "start_epoch"):  # SGL's edge-dropout views, drawn once an epoch (not timed)
             model.start_epoch(graph, np.random.default_rng(0))
-    batches = BPRSampler(train, seed=0).epoch(args.batch)
+    sampler = BPRSampler(train, seed=0)
+    batches = sampler.epoch(args.batch)
     samples: dict[str, list[float]] = {name: [] for name in models}
     for step in range(args.steps + 1):  # step 0 warms up
         batch = tuple(torch.from_numpy(a) for a in next(batches))
         for name, model in models.items():
             start = time.perf_counter()
+            own = batch
+            if name.endswith("+dns"):
+                users = batch[0].numpy()
+                candidates = sampler.negatives(np.repeat(users, args.negatives)).reshape(len(users), -1)
+                own = (batch[0], batch[1], torch.from_numpy(candidates))
             optims[name].zero_grad(set_to_none=True)
-            model.loss(batch, graph).backward()
+            model.loss(own, graph).backward()
             optims[name].step()
             if step:
                 samples[name].append(time.perf_counter() - start)
@@ -95,6 +105,7 @@ def main(argv: list[str]) -> int:
         "threads": torch.get_num_threads(),
         "dataset": args.dataset,
         "batch": args.batch,
+        "negatives_of_dns_models": args.negatives,
         "edges": int(train.user_items.nnz),
         "models": {},
     }
