@@ -76,7 +76,8 @@ class SimGCL(LightGCN):
         return out[: self.n_users], out[self.n_users :]
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: object) -> torch.Tensor:
-        """BPR on the clean encoding, L2 on the batch's layer-0 rows, `ssl_weight` x user + item InfoNCE."""
+        """BPR on the clean encoding (the hardest of [B, K] negatives), L2 on the batch's layer-0 rows,
+        `ssl_weight` x user + item InfoNCE."""
         users, pos, neg = batch
         adj, ego = graph.adj, torch.cat([self.user_emb.weight, self.item_emb.weight])  # type: ignore[attr-defined]
         clean, view1, view2 = self.encodings(adj, ego)
