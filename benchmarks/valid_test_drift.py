@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from llmrec.evaluate import evaluate, model_scorer
+from llmrec.evaluate import evaluate, model_scorer, topk_unseen
 from llmrec.pipeline import model_graph
 from llmrec.rundir import load_model, load_run_config, load_split
 
@@ -42,10 +42,7 @@ def top_items(
     for start in range(0, seen.shape[0], batch):
         rows = np.arange(start, min(start + batch, seen.shape[0]))
         with torch.no_grad():
-            scores = scorer(torch.from_numpy(rows))
-        mask = seen[rows].tocoo()
-        scores[mask.row, mask.col] = -torch.inf
-        tops.append(torch.topk(scores, k).indices.numpy())
+            tops.append(topk_unseen(scorer(torch.from_numpy(rows)), rows, seen, k).numpy())
     return np.concatenate(tops)
 
 
