@@ -16,14 +16,14 @@ Usage: python benchmarks/valid_test_drift.py RUN_DIR [RUN_DIR ...]   (1 thread)
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from llmrec.evaluate import evaluate, model_scorer, topk_unseen
+from llmrec.augment.candidates import top_candidates
+from llmrec.evaluate import evaluate, model_scorer
 from llmrec.pipeline import model_graph
 from llmrec.rundir import load_model, load_run_config, load_split
 
@@ -32,18 +32,6 @@ def edge_popularity(part: sp.csr_matrix, degree: np.ndarray) -> tuple[float, flo
     """Mean and median training degree of the items of `part`'s edges."""
     items = degree[part.indices]
     return float(items.mean()), float(np.median(items))
-
-
-def top_items(
-    scorer: Callable[[torch.Tensor], torch.Tensor], seen: sp.csr_matrix, k: int = 20, batch: int = 4096
-) -> np.ndarray:
-    """Every user's top-k unseen items under `scorer`, as a (users, k) array."""
-    tops = []
-    for start in range(0, seen.shape[0], batch):
-        rows = np.arange(start, min(start + batch, seen.shape[0]))
-        with torch.no_grad():
-            tops.append(topk_unseen(scorer(torch.from_numpy(rows)), rows, seen, k).numpy())
-    return np.concatenate(tops)
 
 
 def report(run: Path) -> None:
@@ -57,7 +45,7 @@ def report(run: Path) -> None:
     scorer = model_scorer(model, model_graph(cfg, split))
     valid = evaluate(scorer, split.valid, [split.train], [20], cfg.eval.batch_size)
     test = evaluate(scorer, split.test, [split.train, split.valid], [20], cfg.eval.batch_size)
-    top = degree[top_items(scorer, split.train.user_items)]
+    top = degree[top_candidates(scorer, split.train.user_items, 20, cfg.eval.batch_size)]
     print(
         f"{run}: selected model (no refit) valid R@20 {valid['recall@20']:.4f}, "
         f"test R@20 {test['recall@20']:.4f}; its top-20 items' degree mean {top.mean():.1f}, "
