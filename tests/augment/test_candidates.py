@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import torch
 
-from llmrec.augment.candidates import NO_ITEM, count_candidates, embedding_scorer, top_candidates
+from llmrec.augment.candidates import NO_ITEM, count_candidates, top_candidates
 
 SCORES = torch.tensor(
     [
@@ -43,7 +46,27 @@ def test_more_candidates_than_items() -> None:
     assert got.shape == (3, 7) and got[0].tolist() == [0, 1, 2, 3, 4, NO_ITEM, NO_ITEM]
 
 
-def test_embedding_scorer_is_a_dot_product() -> None:
-    user = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
-    item = torch.tensor([[1.0, 1.0], [3.0, 0.0], [0.0, 1.0]])
-    assert embedding_scorer(user, item)(torch.tensor([1])).tolist() == [[2.0, 0.0, 2.0]]
+def test_candidates_of_a_model_without_embeddings(tmp_path: Path) -> None:
+    """A GF-CF base run (scores, no embeddings): its candidates are the filter's own top items, by hand."""
+    from llmrec.augment.stage import BaseRun, compute_candidates
+    from llmrec.cli import main
+    from llmrec.models import GFCF
+    from llmrec.rundir import load_run_config, load_split
+    from tests.conftest import write_block_csv
+
+    csv = write_block_csv(tmp_path)
+    out = tmp_path / "gf"
+    args = ["train", "--dataset", "custom", "--model", "gf-cf", "--out", str(out), "--no-progress",
+            "--set", f'data.path="{csv}"', "--set", 'data.rating_col="rating"',
+            "--set", "model.gfcf_k=4"]  # fmt: skip
+    assert main(args) == 0
+    split = load_split(out)
+    got = compute_candidates(BaseRun(out, load_run_config(out), "test"), split, 5)
+    model = GFCF(split.train.n_users, split.train.n_items, k=4).fit(split.train.user_items)
+    for user in range(split.train.n_users):
+        scores = model.score(torch.tensor([user]))[0].numpy()
+        seen = split.train.user_items[user].indices
+        unseen = np.delete(scores, seen)
+        assert not set(seen) & set(got[user]) and (got[user] != NO_ITEM).all()
+        # ties make the items ambiguous, not their scores: the n best unseen scores, best first
+        assert scores[got[user]] == pytest.approx(np.sort(unseen)[::-1][:5], abs=1e-6), user

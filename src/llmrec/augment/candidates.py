@@ -8,6 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from llmrec.topk import mask_seen
+
 NO_ITEM = -1  # pads a row of a user with fewer unexcluded items than asked for
 
 
@@ -25,24 +27,13 @@ def top_candidates(
     out = np.full((n_users, n), NO_ITEM, dtype=np.int64)
     k = min(n, n_items)
     for start in range(0, n_users, batch_size):
-        users = torch.arange(start, min(start + batch_size, n_users))
+        rows = np.arange(start, min(start + batch_size, n_users))
         with torch.no_grad():
-            scores = score(users).detach().to(torch.float32).clone()
-        block = exclude[start : start + len(users)].tocoo()
-        scores[
-            torch.from_numpy(block.row.astype(np.int64)), torch.from_numpy(block.col.astype(np.int64))
-        ] = -torch.inf
-        values, items = torch.topk(scores, k, dim=1)
+            scores = score(torch.from_numpy(rows)).detach().to(torch.float32).clone()
+        values, items = torch.topk(mask_seen(scores, rows, exclude), k, dim=1)
         items[torch.isneginf(values)] = NO_ITEM  # an excluded item only fills a row that ran out of items
-        out[start : start + len(users), :k] = items.numpy()
+        out[start : start + len(rows), :k] = items.numpy()
     return out
-
-
-def embedding_scorer(
-    user_emb: torch.Tensor, item_emb: torch.Tensor
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Scores as dot products of user and item embeddings."""
-    return lambda users: user_emb[users] @ item_emb.T
 
 
 def count_candidates(candidates: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ The LLM's cache makes a rebuild after an interruption cost only the prompts not 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
@@ -20,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from llmrec import config as cfgmod
 from llmrec.augment import artefacts
 from llmrec.augment.attributes import AttributeResult, from_dataset, llm_attributes
 from llmrec.augment.audit import attribute_coverage, edge_quality, format_audit
-from llmrec.augment.candidates import embedding_scorer, top_candidates
+from llmrec.augment.candidates import top_candidates
 from llmrec.augment.config import AugmentConfig
 from llmrec.augment.edges import EdgeResult, llm_edges, local_edges
 from llmrec.augment.inputs import Inputs, ItemLines, describe_items, item_lines, load_inputs
@@ -40,6 +38,7 @@ from llmrec.data.dataset import Split
 from llmrec.data.download import sha256_of
 from llmrec.encode import Encoder, EncodeStats, LLMEncoder, SentenceEncoder, VectorStore, encode_texts
 from llmrec.errors import ConfigError, DataError
+from llmrec.evaluate import model_scorer
 from llmrec.graph import build_graph
 from llmrec.llm import Accounting, CachedLLM, LLMConfig, StageStats, open_llm, resolve_llm_config
 from llmrec.models import GRAPH_MODELS
@@ -197,12 +196,7 @@ def compute_candidates(base: BaseRun, split: Split, n: int) -> np.ndarray:
     """Top-n items of the base run's first-seed model per user, training items excluded."""
     model: Any = load_model(base.path, base.cfg, split)  # embed/score are a contract, not an nn.Module type
     graph = build_graph(split.train) if base.cfg.model.name in GRAPH_MODELS else None
-    with torch.no_grad():
-        if hasattr(model, "embed"):  # propagate once, not once per batch of users
-            score = embedding_scorer(*model.embed(graph))
-        else:
-            score = functools.partial(model.score, graph=graph)
-        return top_candidates(score, split.train.user_items, n)
+    return top_candidates(model_scorer(model, graph), split.train.user_items, n)
 
 
 def teacher_record(aug: AugmentConfig, llm: LLMConfig | None) -> dict[str, Any]:
