@@ -36,7 +36,9 @@ from llmrec.features import (
 from llmrec.graph import Graph, build_graph
 from llmrec.models import GRAPH_MODELS, MODELS, Scorer
 from llmrec.rundir import (
+    RunCheckpoint,
     atomic_torch_save,
+    checkpoint_file,
     load_model,
     load_run_config,
     load_split,
@@ -179,8 +181,9 @@ def train_models(
     """Train `cfg.model` over `cfg.seeds` seeds, test each selected model once, write the run dir.
 
     A seed whose model and record are already in `out` under the same fingerprint (config, split,
-    inputs) is reused, so a killed run resumes at the seed it was training. Model "llmrec" reads its
-    augmented `inputs`, by default from `cfg.llmrec.augment_dir`.
+    inputs) is reused, and a seed killed mid-training resumes from its last checkpoint (saved at each
+    validation, or every `eval_every` epochs of a refit), so a killed run loses at most that much.
+    Model "llmrec" reads its augmented `inputs`, by default from `cfg.llmrec.augment_dir`.
     """
     check_model_name(cfg.model.name)
     split = prepared.split
@@ -211,15 +214,27 @@ def train_models(
         # with refit, the selection is saved on its own: a run killed during the refit skips reselecting
         result = _saved_selection(out, seed, key) if merged is not None else None
         if result is None:
+            checkpoint = RunCheckpoint(out / checkpoint_file(seed), key)
             result = fit(
-                model, split.train, split.valid, graph, cfg.train, cfg.eval, seed, show_progress, triples
+                model,
+                split.train,
+                split.valid,
+                graph,
+                cfg.train,
+                cfg.eval,
+                seed,
+                show_progress,
+                triples,
+                checkpoint=checkpoint,
             )
             atomic_torch_save(model.state_dict(), out / model_file(seed))
             if merged is not None:
                 write_json(out / f"seed{seed}-selected.json", {"fingerprint": key, "result": asdict(result)})
+            checkpoint.clear()
         refit = None
         if merged is not None:  # the same seed and schedule again, on train + valid, to the chosen epoch
             model = _fresh_model(cfg, split, inputs, seed)
+            checkpoint = RunCheckpoint(out / checkpoint_file(seed, retrained=True), key)
             refit = fit(
                 model,
                 merged.train,
@@ -231,8 +246,10 @@ def train_models(
                 show_progress,
                 triples,
                 stop_after=result.best_epoch,
+                checkpoint=checkpoint,
             )
             atomic_torch_save(model.state_dict(), out / model_file(seed, retrained=True))
+            checkpoint.clear()
         test, groups = test_model(model, test_graph, split, cfg, show_progress, activity)
         record = {
             "seed": seed,

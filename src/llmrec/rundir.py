@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,8 @@ from llmrec.data.dataset import Dataset, Split
 from llmrec.data.interactions import Interactions
 from llmrec.errors import DataError
 from llmrec.models import build_model
+
+log = logging.getLogger("llmrec")
 
 
 def save_split(split: Split, dataset: Dataset, out: Path) -> None:
@@ -188,6 +191,44 @@ def load_user_meta(run_dir: Path) -> pd.DataFrame | None:
     """User metadata (demographics) saved with a run, by internal index, or None."""
     path = run_dir / "users.tsv"
     return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False) if path.exists() else None
+
+
+def checkpoint_file(seed: int, retrained: bool = False) -> str:
+    """File name of a seed's resumable training state while it trains (or refits); removed after."""
+    return f"seed{seed}-refit.ckpt" if retrained else f"seed{seed}-train.ckpt"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunCheckpoint:
+    """A seed's resumable training state in a run folder (`train.Checkpoint`), valid only for the
+    run fingerprint it was saved under: a changed config or split starts the seed afresh."""
+
+    path: Path
+    fingerprint: str
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state, or None if there is none, it is another run's, or it cannot be read."""
+        if not self.path.is_file():
+            return None
+        try:
+            saved = torch.load(self.path, weights_only=True)
+        except Exception as exc:  # noqa: BLE001  (torch raises many kinds for a damaged file)
+            log.warning("%s cannot be read (%s): training this seed from its first epoch", self.path, exc)
+            return None
+        if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
+            log.info(
+                "%s belongs to another configuration: training this seed from its first epoch", self.path
+            )
+            return None
+        return cast(dict[str, Any], saved["state"])
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Replace the saved state atomically (a kill mid-save leaves the previous one)."""
+        atomic_torch_save({"fingerprint": self.fingerprint, "state": state}, self.path)
+
+    def clear(self) -> None:
+        """Remove the state once the model it leads to is saved."""
+        self.path.unlink(missing_ok=True)
 
 
 def write_json(path: Path, data: Any) -> None:

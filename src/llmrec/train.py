@@ -6,8 +6,8 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -41,6 +41,23 @@ class FitResult:
     stopped_by: str = "epochs"  # epochs | patience | time | closed-form (a training-free model)
 
 
+class Checkpoint(Protocol):
+    """Where `fit` keeps a resumable state of its training loop; the caller owns the storage.
+
+    `fit` saves after every validation (a refit: every `eval_every` epochs) and, given a saved state,
+    continues from it: model, Adam, schedule, the sampler's and the models' random streams, and the
+    selection so far, so a resumed run trains exactly as an unbroken one would.
+    """
+
+    def load(self) -> dict[str, Any] | None:
+        """The last saved state, or None to start from the first epoch."""
+        ...
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Replace the saved state; a kill during the save must leave the previous one readable."""
+        ...
+
+
 def validate(
     model: nn.Module, graph: Any, valid: Interactions, train: Interactions, eval_cfg: EvalConfig
 ) -> dict[str, float]:
@@ -60,6 +77,7 @@ def fit(
     show_progress: bool | None = None,
     augmented: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     stop_after: int = 0,
+    checkpoint: Checkpoint | None = None,
 ) -> FitResult:
     """Train `model` with BPR and Adam; keep the weights with the best validation `cfg.metric`.
 
@@ -73,6 +91,7 @@ def fit(
 
     Without `valid` (a refit on train + valid, `train.refit`), nothing is evaluated: the model is
     trained for `stop_after` epochs of the same `cfg.epochs`-long schedule and keeps its last weights.
+    With a `checkpoint`, the loop's state is saved as it goes and a saved one is resumed.
     """
     check_train_config(cfg, eval_cfg)
     torch.set_num_threads(choose_threads(cfg.threads, train.nnz))
@@ -81,49 +100,116 @@ def fit(
             raise ConfigError(f"{type(model).__name__} is solved in closed form: it needs validation data")
         return _fit_closed_form(model, train, valid, graph, eval_cfg, cfg.refit)
     if valid is None:
-        return _fit_blind(model, train, graph, cfg, seed, show_progress, augmented, stop_after or cfg.epochs)
+        return _fit_blind(
+            model, train, graph, cfg, seed, show_progress, augmented, stop_after or cfg.epochs, checkpoint
+        )
     trainer = _Trainer(model, train, augmented, cfg, seed)
-    result = FitResult(best_epoch=0, best_valid={cfg.metric: -math.inf})
-    best_state: dict[str, torch.Tensor] | None = None
-    bad_evals = 0
-    start = time.perf_counter()
-    train_time = 0.0  # time in training steps only, without validation: the cost of an epoch
-    epochs = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=_quiet(show_progress))
+    loop = _Selection(result=FitResult(best_epoch=0, best_valid={cfg.metric: -math.inf}))
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        trainer.restore(saved["trainer"])
+        loop = _Selection.from_state(saved["selection"])
+        log.info(
+            "resuming after epoch %d of %d (best so far: epoch %d)",
+            loop.epoch,
+            cfg.epochs,
+            loop.result.best_epoch,
+        )
+    start = time.perf_counter() - loop.elapsed
+    first = cfg.epochs + 1 if loop.result.stopped_by != "epochs" else loop.epoch + 1
+    epochs = tqdm(
+        range(first, cfg.epochs + 1),
+        initial=loop.epoch,
+        total=cfg.epochs,
+        desc="train",
+        unit="epoch",
+        disable=_quiet(show_progress),
+    )
     for epoch in epochs:
         epoch_start = time.perf_counter()
         loss = trainer.epoch(graph)
-        train_time += time.perf_counter() - epoch_start
+        loop.train_time += time.perf_counter() - epoch_start
+        loop.epoch = epoch
         if epoch % cfg.eval_every and epoch != cfg.epochs:
             continue
         metrics = validate(model, graph, valid, train, eval_cfg)
         if cfg.metric not in metrics:
             raise ValueError(f"validation metric {cfg.metric!r} not computed; have {sorted(metrics)}")
-        elapsed = time.perf_counter() - start
-        result.history.append(
-            {"epoch": epoch, "loss": loss, "seconds": elapsed, "train_seconds": train_time, "valid": metrics}
-        )
-        score = metrics[cfg.metric]
-        if score > result.best_valid[cfg.metric]:
-            result.best_epoch, result.best_valid = epoch, metrics
-            best_state = copy.deepcopy(model.state_dict())
-            bad_evals = 0
-        else:
-            bad_evals += 1
-        epochs.set_postfix(loss=f"{loss:.4f}", **{cfg.metric: f"{score:.4f}"}, best=result.best_epoch)
+        loop.elapsed = time.perf_counter() - start
+        score = loop.record(epoch, loss, metrics, cfg.metric, model)
+        epochs.set_postfix(loss=f"{loss:.4f}", **{cfg.metric: f"{score:.4f}"}, best=loop.result.best_epoch)
         log.info(
-            "epoch %d loss %.4f valid %s %.4f (best %d)", epoch, loss, cfg.metric, score, result.best_epoch
+            "epoch %d loss %.4f valid %s %.4f (best %d)",
+            epoch,
+            loss,
+            cfg.metric,
+            score,
+            loop.result.best_epoch,
         )
-        if bad_evals >= cfg.patience:
-            result.stopped_by = "patience"
-            break
-        if cfg.max_minutes and elapsed > cfg.max_minutes * 60:
-            result.stopped_by = "time"
+        if loop.bad_evals >= cfg.patience:
+            loop.result.stopped_by = "patience"
+        elif cfg.max_minutes and loop.elapsed > cfg.max_minutes * 60:
+            loop.result.stopped_by = "time"
+        if checkpoint is not None:
+            checkpoint.save({"trainer": trainer.state(), "selection": loop.state()})
+        if loop.result.stopped_by != "epochs":
             break
     epochs.close()
-    result.train_seconds = time.perf_counter() - start
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return result
+    loop.result.train_seconds = time.perf_counter() - start
+    if loop.best_state is not None:
+        model.load_state_dict(loop.best_state)
+    return loop.result
+
+
+@dataclass
+class _Selection:
+    """`fit`'s progress through validated training: epochs done, the best model and when it was seen."""
+
+    result: FitResult
+    epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_evals: int = 0
+    train_time: float = 0.0  # time in training steps only, without validation: the cost of an epoch
+    elapsed: float = 0.0  # wall time of the loop until the last validation
+
+    def record(
+        self, epoch: int, loss: float, metrics: dict[str, float], metric: str, model: nn.Module
+    ) -> float:
+        """Add a validation to the history; keep a copy of `model`'s weights if it is the best yet."""
+        self.result.history.append(
+            {
+                "epoch": epoch,
+                "loss": loss,
+                "seconds": self.elapsed,
+                "train_seconds": self.train_time,
+                "valid": metrics,
+            }
+        )
+        score = metrics[metric]
+        if score > self.result.best_valid[metric]:
+            self.result.best_epoch, self.result.best_valid = epoch, metrics
+            self.best_state = copy.deepcopy(model.state_dict())
+            self.bad_evals = 0
+        else:
+            self.bad_evals += 1
+        return score
+
+    def state(self) -> dict[str, Any]:
+        """Everything but the trainer's state, for a `Checkpoint`."""
+        return {
+            "result": asdict(self.result),
+            "epoch": self.epoch,
+            "best_state": self.best_state,
+            "bad_evals": self.bad_evals,
+            "train_time": self.train_time,
+            "elapsed": self.elapsed,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> _Selection:
+        """The inverse of `state`."""
+        fields = {k: v for k, v in state.items() if k != "result"}
+        return cls(result=FitResult(**state["result"]), **fields)
 
 
 def _fit_blind(
@@ -135,20 +221,34 @@ def _fit_blind(
     show_progress: bool | None,
     augmented: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     stop_after: int,
+    checkpoint: Checkpoint | None = None,
 ) -> FitResult:
     """Train for `stop_after` epochs of `cfg`'s schedule with no validation; the last weights stay.
 
     The same `_Trainer` as `fit`'s, so on the same data this replays the selection run's trajectory
-    up to `stop_after`.
+    up to `stop_after`. A `checkpoint` is saved every `cfg.eval_every` epochs and resumed if it was
+    saved for the same `stop_after`.
     """
     trainer = _Trainer(model, train, augmented, cfg, seed)
     history: list[dict[str, Any]] = []
-    start = time.perf_counter()
-    for epoch in tqdm(range(1, stop_after + 1), desc="refit", unit="epoch", disable=_quiet(show_progress)):
+    done, elapsed = 0, 0.0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None and saved["stop_after"] == stop_after:
+        trainer.restore(saved["trainer"])
+        done, history, elapsed = saved["epoch"], saved["history"], saved["elapsed"]
+        log.info("resuming the refit after epoch %d of %d", done, stop_after)
+    start = time.perf_counter() - elapsed
+    epochs = range(done + 1, stop_after + 1)
+    for epoch in tqdm(
+        epochs, initial=done, total=stop_after, desc="refit", unit="epoch", disable=_quiet(show_progress)
+    ):
         loss = trainer.epoch(graph)
         elapsed = time.perf_counter() - start
         history.append({"epoch": epoch, "loss": loss, "seconds": elapsed, "train_seconds": elapsed})
         log.info("refit epoch %d/%d loss %.4f", epoch, stop_after, loss)
+        if checkpoint is not None and epoch % cfg.eval_every == 0 and epoch < stop_after:
+            state = {"stop_after": stop_after, "epoch": epoch, "history": history, "elapsed": elapsed}
+            checkpoint.save({"trainer": trainer.state(), **state})
     return FitResult(stop_after, {}, history, time.perf_counter() - start, stopped_by="epochs")
 
 
@@ -169,6 +269,27 @@ class _Trainer:
         self.epoch_rng = np.random.default_rng([seed, 1])
         self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         self.scheduler = make_scheduler(self.optimizer, cfg)
+
+    def state(self) -> dict[str, Any]:
+        """The weights, Adam's moments, the schedule and every random stream, between two epochs."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "sampler": self.sampler.state(),
+            "epoch_rng": self.epoch_rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),  # SimGCL's noise, dropout
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a `state()` of a trainer built with the same model, data, config and seed."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.sampler.set_state(state["sampler"])
+        self.epoch_rng.bit_generator.state = state["epoch_rng"]
+        torch.set_rng_state(state["torch_rng"])
 
     def epoch(self, graph: Any) -> float:
         """One epoch (after the model's `start_epoch`, e.g. SGL's new views), then the schedule's

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,14 @@ class BPRSampler:
         """Number of batches per epoch."""
         return -(-len(self.users) // batch_size)
 
+    def state(self) -> dict[str, Any]:
+        """The random stream's position between epochs: restoring it replays the epochs that follow."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue the stream from a `state()` taken by a sampler of the same training set and seed."""
+        self.rng.bit_generator.state = state["rng"]
+
 
 class AugmentedSampler:
     """`BPRSampler`'s batches followed by augmented (user, pos, neg) triples: six int64 arrays per batch.
@@ -109,3 +118,12 @@ class AugmentedSampler:
     def n_batches(self, batch_size: int) -> int:
         """Number of batches per epoch."""
         return self.base.n_batches(batch_size)
+
+    def state(self) -> dict[str, Any]:
+        """Both random streams' positions between epochs (see `BPRSampler.state`)."""
+        return {"base": self.base.state(), "rng": self.rng.bit_generator.state}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue both streams from a `state()` of a sampler built from the same inputs and seed."""
+        self.base.set_state(state["base"])
+        self.rng.bit_generator.state = state["rng"]
