@@ -36,9 +36,9 @@ class Killed(Exception):
 class MemoryCheckpoint:
     """A `train.Checkpoint` that serialises like a file (so no tensor is shared with the live run)."""
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float = 0.0) -> None:
         self.blob: bytes | None = None
-        self.saves = 0
+        self.saves, self.interval = 0, interval  # 0: after every epoch
 
     def load(self) -> dict[str, Any] | None:
         if self.blob is None:
@@ -118,7 +118,7 @@ def test_a_killed_fit_resumes_to_the_same_model(
     want = fit(unbroken, train, valid, graph, cfg, eval_cfg, seed=3, show_progress=False)
 
     checkpoint = MemoryCheckpoint()
-    calls = _kill_at(monkeypatch, "validate", 3)  # dies at epoch 6's validation: epoch 4 was saved
+    calls = _kill_at(monkeypatch, "validate", 3)  # dies at epoch 6's validation: epoch 5 was saved
     with pytest.raises(Killed):
         fit(
             _model(name),
@@ -131,7 +131,7 @@ def test_a_killed_fit_resumes_to_the_same_model(
             show_progress=False,
             checkpoint=checkpoint,
         )
-    assert checkpoint.saves == 2
+    assert checkpoint.saves == 5
     resumed = _model(name)  # a fresh process: the initial weights again, overwritten by the checkpoint
     got = fit(resumed, train, valid, graph, cfg, eval_cfg, seed=3, show_progress=False, checkpoint=checkpoint)
     # resumed, not restarted: after the 2 validations and the killed one, it validated from epoch 6 on
@@ -156,7 +156,7 @@ def test_a_resumed_fit_validates_only_the_epochs_left(monkeypatch: pytest.Monkey
         fit(_model("lightgcn"), train, valid, graph, cfg, eval_cfg, seed=3, checkpoint=checkpoint)
     epochs = _kill_at(monkeypatch, "_train_epoch", 0)  # counts epochs, never kills
     fit(_model("lightgcn"), train, valid, graph, cfg, eval_cfg, seed=3, checkpoint=checkpoint)
-    assert calls[0] == 3 + 3 and epochs[0] == 6  # epochs 5-10 trained and 6, 8, 10 validated again
+    assert calls[0] == 3 + 3 and epochs[0] == 5  # epochs 6-10 trained, 6, 8 and 10 validated again
 
 
 def test_a_stopped_fit_is_not_continued_on_resume(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,20 +184,43 @@ def test_a_killed_refit_resumes_to_the_same_model(name: str, monkeypatch: pytest
     unbroken = _model(name)
     want = fit(unbroken, train, None, graph, cfg, EvalConfig(), seed=3, stop_after=7)
     checkpoint = MemoryCheckpoint()
-    _kill_at(monkeypatch, "_train_epoch", 6)  # saved after epochs 2 and 4, dies in epoch 6
+    _kill_at(monkeypatch, "_train_epoch", 6)  # saved after epochs 1-5, dies in epoch 6
     with pytest.raises(Killed):
         fit(_model(name), train, None, graph, cfg, EvalConfig(), seed=3, stop_after=7, checkpoint=checkpoint)
-    assert checkpoint.saves == 2
+    assert checkpoint.saves == 5
     epochs = _kill_at(monkeypatch, "_train_epoch", 0)
     resumed = _model(name)
     got = fit(resumed, train, None, graph, cfg, EvalConfig(), seed=3, stop_after=7, checkpoint=checkpoint)
-    assert epochs[0] == 3  # epochs 5, 6 and 7
+    assert epochs[0] == 2  # epochs 6 and 7
     assert [h["loss"] for h in got.history] == [h["loss"] for h in want.history]
     _same(unbroken, resumed)
     # a refit to another epoch count does not take that state
     epochs[0] = 0
     fit(_model(name), train, None, graph, cfg, EvalConfig(), seed=3, stop_after=5, checkpoint=checkpoint)
     assert epochs[0] == 5
+
+
+def test_checkpoints_wait_for_their_interval_except_at_a_stop() -> None:
+    train, valid = _data()
+    graph = build_graph(train)
+    eval_cfg = EvalConfig(ks=(10,), batch_size=16)
+    six = TrainConfig(epochs=6, batch_size=32, metric="ndcg@10")
+    rare = MemoryCheckpoint(interval=3600.0)
+    fit(_model("bpr-mf"), train, valid, graph, six, eval_cfg, 3, checkpoint=rare)
+    assert rare.saves == 0  # an hour never passed, and the run ran to its last epoch
+    stopped = TrainConfig(epochs=30, batch_size=32, lr=0.05, patience=1, metric="ndcg@10")
+    result = fit(_model("bpr-mf"), train, valid, graph, stopped, eval_cfg, 3, checkpoint=rare)
+    assert result.stopped_by == "patience" and rare.saves == 1  # the stop is saved at once
+    # the interval itself, on a clock read at 0, 7, 14, ... s: due at 21 s, then 21 s after each save
+    clock = iter(float(t) for t in range(0, 1000, 7))
+    saver = trainmod._Saver(MemoryCheckpoint(interval=20.0), clock=lambda: next(clock))  # read at 0
+    due = []
+    for _ in range(6):
+        due.append(saver.due(False))  # read at 7, 14, 21, ...
+        if due[-1]:
+            saver.save({})  # read again: the interval restarts here
+    assert due == [False, False, True, False, False, True]
+    assert trainmod._Saver(None).due(True) is False  # nothing to save to
 
 
 def test_a_run_checkpoint_is_ignored_when_foreign_or_damaged(
@@ -220,7 +243,8 @@ def _train_args(csv: Path, out: Path) -> list[str]:
             "--set", f'data.path="{csv}"', "--set", 'data.rating_col="rating"', "--set", "model.dim=8",
             "--set", "split.ratios=[0.6, 0.2, 0.2]", "--set", "train.refit=true", "--epochs", "40",
             "--set", "train.lr=0.005", "--set", "train.batch_size=32", "--set", "train.eval_every=2",
-            "--set", "train.patience=1000", "--set", "train.threads=1"]  # fmt: skip
+            "--set", "train.patience=1000", "--set", "train.threads=1",
+            "--set", "train.checkpoint_minutes=0"]  # fmt: skip
 
 
 def test_a_sigkilled_train_command_resumes_where_it_was_killed(

@@ -106,6 +106,9 @@ class TrainConfig:
     # a run directory of the same split: each seed starts from that run's selected weights of the same
     # seed (e.g. to continue a run with a decaying learning rate) instead of a fresh initialisation
     init_from: str = ""
+    # minutes between checkpoints of a training seed (its resumable state, in the run folder); one is
+    # also saved when training stops early. 0 saves after every epoch. Not part of a run's fingerprint.
+    checkpoint_minutes: float = 2.0
 
 
 SCREENS: dict[str, bool | None] = {"auto": None, "on": True, "off": False}  # eval.screen's values

@@ -181,8 +181,8 @@ def train_models(
     """Train `cfg.model` over `cfg.seeds` seeds, test each selected model once, write the run dir.
 
     A seed whose model and record are already in `out` under the same fingerprint (config, split,
-    inputs) is reused, and a seed killed mid-training resumes from its last checkpoint (saved at each
-    validation, or every `eval_every` epochs of a refit), so a killed run loses at most that much.
+    inputs) is reused, and a seed killed mid-training resumes from its last checkpoint (saved every
+    `train.checkpoint_minutes`), so a killed run loses at most that much training.
     Model "llmrec" reads its augmented `inputs`, by default from `cfg.llmrec.augment_dir`.
     """
     check_model_name(cfg.model.name)
@@ -214,7 +214,7 @@ def train_models(
         # with refit, the selection is saved on its own: a run killed during the refit skips reselecting
         result = _saved_selection(out, seed, key) if merged is not None else None
         if result is None:
-            checkpoint = RunCheckpoint(out / checkpoint_file(seed), key)
+            checkpoint = RunCheckpoint(out / checkpoint_file(seed), key, cfg.train.checkpoint_minutes * 60)
             result = fit(
                 model,
                 split.train,
@@ -234,7 +234,9 @@ def train_models(
         refit = None
         if merged is not None:  # the same seed and schedule again, on train + valid, to the chosen epoch
             model = _fresh_model(cfg, split, inputs, seed)
-            checkpoint = RunCheckpoint(out / checkpoint_file(seed, retrained=True), key)
+            checkpoint = RunCheckpoint(
+                out / checkpoint_file(seed, retrained=True), key, cfg.train.checkpoint_minutes * 60
+            )
             refit = fit(
                 model,
                 merged.train,
@@ -330,10 +332,12 @@ def run_fingerprint(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None
         for array in inputs.triples or ():
             digest.update(array.tobytes())
     llmrec = cfgmod.replace(cfg.llmrec, augment_dir="") if inputs is not None else None
-    # eval.screen changes how the top K is found, not what it is: runs stay reusable across it
+    # eval.screen changes how the top K is found, not what it is, and checkpoints how often the
+    # state is saved: runs stay reusable across both
     eval_part = {k: v for k, v in cfgmod.to_dict(cfg.eval).items() if k != "screen"}
+    train_part = {k: v for k, v in cfgmod.to_dict(cfg.train).items() if k != "checkpoint_minutes"}
     return cfgmod.fingerprint(
-        cfg.data, cfg.split, cfg.model, cfg.train, eval_part, cfg.seed, llmrec, digest.hexdigest()
+        cfg.data, cfg.split, cfg.model, train_part, eval_part, cfg.seed, llmrec, digest.hexdigest()
     )
 
 

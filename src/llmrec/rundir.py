@@ -205,6 +205,7 @@ class RunCheckpoint:
 
     path: Path
     fingerprint: str
+    interval: float = 120.0  # seconds between saves
 
     def load(self) -> dict[str, Any] | None:
         """The saved state, or None if there is none, it is another run's, or it cannot be read."""

@@ -6,6 +6,7 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, cast
 
@@ -44,10 +45,16 @@ class FitResult:
 class Checkpoint(Protocol):
     """Where `fit` keeps a resumable state of its training loop; the caller owns the storage.
 
-    `fit` saves after every validation (a refit: every `eval_every` epochs) and, given a saved state,
-    continues from it: model, Adam, schedule, the sampler's and the models' random streams, and the
-    selection so far, so a resumed run trains exactly as an unbroken one would.
+    `fit` saves at the end of an epoch once `interval` seconds have passed since its last save (or
+    its start), and when it stops early. Given a saved state it continues from it: model, Adam,
+    schedule, the sampler's and the models' random streams, and the selection so far, so a resumed
+    run trains exactly as an unbroken one would.
     """
+
+    @property
+    def interval(self) -> float:
+        """Seconds between saves; 0 saves after every epoch."""
+        ...
 
     def load(self) -> dict[str, Any] | None:
         """The last saved state, or None to start from the first epoch."""
@@ -125,34 +132,38 @@ def fit(
         unit="epoch",
         disable=_quiet(show_progress),
     )
+    saver = _Saver(checkpoint)
     for epoch in epochs:
         epoch_start = time.perf_counter()
         loss = trainer.epoch(graph)
         loop.train_time += time.perf_counter() - epoch_start
         loop.epoch = epoch
-        if epoch % cfg.eval_every and epoch != cfg.epochs:
-            continue
-        metrics = validate(model, graph, valid, train, eval_cfg)
-        if cfg.metric not in metrics:
-            raise ValueError(f"validation metric {cfg.metric!r} not computed; have {sorted(metrics)}")
-        loop.elapsed = time.perf_counter() - start
-        score = loop.record(epoch, loss, metrics, cfg.metric, model)
-        epochs.set_postfix(loss=f"{loss:.4f}", **{cfg.metric: f"{score:.4f}"}, best=loop.result.best_epoch)
-        log.info(
-            "epoch %d loss %.4f valid %s %.4f (best %d)",
-            epoch,
-            loss,
-            cfg.metric,
-            score,
-            loop.result.best_epoch,
-        )
-        if loop.bad_evals >= cfg.patience:
-            loop.result.stopped_by = "patience"
-        elif cfg.max_minutes and loop.elapsed > cfg.max_minutes * 60:
-            loop.result.stopped_by = "time"
-        if checkpoint is not None:
-            checkpoint.save({"trainer": trainer.state(), "selection": loop.state()})
-        if loop.result.stopped_by != "epochs":
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            metrics = validate(model, graph, valid, train, eval_cfg)
+            if cfg.metric not in metrics:
+                raise ValueError(f"validation metric {cfg.metric!r} not computed; have {sorted(metrics)}")
+            loop.elapsed = time.perf_counter() - start
+            score = loop.record(epoch, loss, metrics, cfg.metric, model)
+            epochs.set_postfix(
+                loss=f"{loss:.4f}", **{cfg.metric: f"{score:.4f}"}, best=loop.result.best_epoch
+            )
+            log.info(
+                "epoch %d loss %.4f valid %s %.4f (best %d)",
+                epoch,
+                loss,
+                cfg.metric,
+                score,
+                loop.result.best_epoch,
+            )
+            if loop.bad_evals >= cfg.patience:
+                loop.result.stopped_by = "patience"
+            elif cfg.max_minutes and loop.elapsed > cfg.max_minutes * 60:
+                loop.result.stopped_by = "time"
+        stopping = loop.result.stopped_by != "epochs"
+        if saver.due(stopping):
+            loop.elapsed = time.perf_counter() - start
+            saver.save({"trainer": trainer.state(), "selection": loop.state()})
+        if stopping:
             break
     epochs.close()
     loop.result.train_seconds = time.perf_counter() - start
@@ -226,8 +237,8 @@ def _fit_blind(
     """Train for `stop_after` epochs of `cfg`'s schedule with no validation; the last weights stay.
 
     The same `_Trainer` as `fit`'s, so on the same data this replays the selection run's trajectory
-    up to `stop_after`. A `checkpoint` is saved every `cfg.eval_every` epochs and resumed if it was
-    saved for the same `stop_after`.
+    up to `stop_after`. A `checkpoint` is saved as in `fit` and resumed if it was saved for the same
+    `stop_after`.
     """
     trainer = _Trainer(model, train, augmented, cfg, seed)
     history: list[dict[str, Any]] = []
@@ -238,6 +249,7 @@ def _fit_blind(
         done, history, elapsed = saved["epoch"], saved["history"], saved["elapsed"]
         log.info("resuming the refit after epoch %d of %d", done, stop_after)
     start = time.perf_counter() - elapsed
+    saver = _Saver(checkpoint)
     epochs = range(done + 1, stop_after + 1)
     for epoch in tqdm(
         epochs, initial=done, total=stop_after, desc="refit", unit="epoch", disable=_quiet(show_progress)
@@ -246,10 +258,30 @@ def _fit_blind(
         elapsed = time.perf_counter() - start
         history.append({"epoch": epoch, "loss": loss, "seconds": elapsed, "train_seconds": elapsed})
         log.info("refit epoch %d/%d loss %.4f", epoch, stop_after, loss)
-        if checkpoint is not None and epoch % cfg.eval_every == 0 and epoch < stop_after:
+        if epoch < stop_after and saver.due(False):
             state = {"stop_after": stop_after, "epoch": epoch, "history": history, "elapsed": elapsed}
-            checkpoint.save({"trainer": trainer.state(), **state})
+            saver.save({"trainer": trainer.state(), **state})
     return FitResult(stop_after, {}, history, time.perf_counter() - start, stopped_by="epochs")
+
+
+class _Saver:
+    """Saves to a `Checkpoint` (if any) when its interval has passed, or when told training stops."""
+
+    def __init__(self, checkpoint: Checkpoint | None, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.checkpoint, self.clock = checkpoint, clock
+        self.last = clock()
+
+    def due(self, stopping: bool) -> bool:
+        """Whether a save is wanted now: a checkpoint exists and training stops or the interval passed."""
+        if self.checkpoint is None:
+            return False
+        return stopping or self.clock() - self.last >= self.checkpoint.interval
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Save `state` and restart the interval."""
+        assert self.checkpoint is not None  # only called after `due`
+        self.checkpoint.save(state)
+        self.last = self.clock()
 
 
 class _Trainer:
