@@ -89,6 +89,12 @@ def test_bad_input_gives_one_line_errors(csv_data: Path, tmp_path: Path, capsys,
         capsys, ["train", "--dataset", "custom", "--set", f'data.path="{missing_col}"']
     )
     assert "not a run directory" in _error(capsys, ["evaluate", str(tmp_path)])
+    # a model knob the model rejects: named with the config key, before the (here missing) data is read
+    nowhere = ["--dataset", "custom", "--set", f'data.path="{tmp_path / "none.csv"}"']
+    err = _error(capsys, ["train", *nowhere, "--model", "sgl", "--set", "model.sgl_drop=1.5"])
+    assert "'sgl'" in err and "[0, 1), got 1.5" in err and "model.sgl_drop (drop_ratio)" in err
+    err = _error(capsys, ["train", *nowhere, "--model", "simgcl", "--set", 'model.simgcl_init="he"'])
+    assert "'normal' or 'xavier', got 'he'" in err and "model.simgcl_init" in err
 
 
 def test_empty_split_and_unknown_user(csv_data: Path, tmp_path: Path, capsys) -> None:

@@ -1,5 +1,7 @@
 """Typed config: unknown keys and wrong types raise with the valid choices; TOML round-trips."""
 
+import hashlib
+
 import pytest
 
 from llmrec import config as cfgmod
@@ -88,3 +90,34 @@ def test_eval_screen_is_checked_and_left_out_of_the_run_fingerprint() -> None:
     other_k = cfgmod.replace(cfg, eval=cfgmod.replace(cfg.eval, ks=(5,)))
     assert run_fingerprint(on, split, None) == run_fingerprint(cfg, split, None)
     assert run_fingerprint(other_k, split, None) != run_fingerprint(cfg, split, None)
+
+
+def test_settings_that_change_no_result_or_came_later_keep_old_fingerprints() -> None:
+    """Checkpoint frequency never enters the fingerprint; a knob added later (SimGCL's init) enters it
+    only when set away from its default, so runs made before it existed are still reused. The hash
+    of a run made before both existed is rebuilt here from its parts without them."""
+    import numpy as np
+
+    from llmrec.data.dataset import Split
+    from llmrec.data.interactions import Interactions
+    from llmrec.pipeline import run_fingerprint
+
+    ids = np.arange(3)
+    part = Interactions.from_pairs(np.array([0, 1]), np.array([1, 2]), ids, ids)
+    split = Split(part, part, part, "given")
+    cfg = RunConfig()
+    base = run_fingerprint(cfg, split, None)
+    rare = cfgmod.replace(cfg, train=cfgmod.replace(cfg.train, checkpoint_minutes=30.0))
+    xavier = cfgmod.replace(cfg, model=cfgmod.replace(cfg.model, simgcl_init="xavier"))
+    assert run_fingerprint(rare, split, None) == base
+    assert run_fingerprint(xavier, split, None) != base
+    # the pre-existing hash: the same parts, as dicts that never had the two keys
+    digest = hashlib.sha256()
+    for p in (split.train, split.valid, split.test):
+        digest.update(p.user_items.indptr.tobytes())
+        digest.update(p.user_items.indices.tobytes())
+    model = {k: v for k, v in cfgmod.to_dict(cfg.model).items() if k != "simgcl_init"}
+    train = {k: v for k, v in cfgmod.to_dict(cfg.train).items() if k != "checkpoint_minutes"}
+    evals = {k: v for k, v in cfgmod.to_dict(cfg.eval).items() if k != "screen"}
+    old = cfgmod.fingerprint(cfg.data, cfg.split, model, train, evals, cfg.seed, None, digest.hexdigest())
+    assert base == old

@@ -65,6 +65,9 @@ class ModelConfig:
     sgl_drop: float = 0.1  # SGL-ED's edge-dropout ratio rho of each view
     simgcl_weight: float = 0.5  # SimGCL's InfoNCE weight lambda (Yu et al. 2022, Yelp2018)
     simgcl_eps: float = 0.1  # SimGCL's noise norm epsilon
+    # SimGCL's initial embeddings: "normal" is LightGCN's N(0, 0.1); "xavier" the SimGCL authors' code's
+    # Xavier-uniform, rows ~12x smaller on Gowalla, so the same eps is a larger perturbation early on
+    simgcl_init: str = "normal"
     gfcf_alpha: float = 0.3  # GF-CF's weight of the ideal low-pass filter (Shen et al. 2021)
     gfcf_k: int = 256  # GF-CF's singular vectors in the ideal low-pass filter
     # LLMRec (Wei et al. 2024); numbers from the official code's Netflix settings (utility/parser.py)

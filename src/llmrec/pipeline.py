@@ -88,8 +88,10 @@ def check_config(cfg: RunConfig, single: bool = False) -> None:
     if unknown or "train" not in cfg.stages:
         raise ConfigError(f"stages {list(cfg.stages)}: must include 'train', and only {list(STAGES)}")
     names = [cfg.model.name] if single else list(cfg.models) or [cfg.model.name]
-    for name in names:
+    for name in names if single or LLMREC not in cfg.stages else [*names, LLMREC]:
         check_model_name(name)
+        # a 1 x 1 model checks the model's knobs before any data is loaded
+        new_model(cfgmod.replace(cfg, model=cfgmod.replace(cfg.model, name=name)), 1, 1)
     if single and uses_augmentation(cfg):
         resolve_augment_dir(cfg.llmrec)  # raises when no augmentation folder is named
     if not single and cfg.llmrec.graph_edges and not cfg.llmrec.augment_dir:
@@ -316,6 +318,9 @@ def _saved_seed(out: Path, seed: int, key: str, retrained: bool) -> dict[str, An
     return cast(dict[str, Any], saved["run"]) if saved.get("fingerprint") == key else None
 
 
+LATER_KNOBS: dict[str, Any] = {"simgcl_init": "normal"}  # model knob -> its default (the old behaviour)
+
+
 def run_fingerprint(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None) -> str:
     """Hash of what a trained seed depends on: the data, split, model, training and evaluation
     settings, the split's exact contents and the augmented inputs' contents (not the folder they came
@@ -336,8 +341,10 @@ def run_fingerprint(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None
     # state is saved: runs stay reusable across both
     eval_part = {k: v for k, v in cfgmod.to_dict(cfg.eval).items() if k != "screen"}
     train_part = {k: v for k, v in cfgmod.to_dict(cfg.train).items() if k != "checkpoint_minutes"}
+    # knobs added after runs were made count only when set, so those runs stay reusable
+    model_part = {k: v for k, v in cfgmod.to_dict(cfg.model).items() if LATER_KNOBS.get(k, object()) != v}
     return cfgmod.fingerprint(
-        cfg.data, cfg.split, cfg.model, train_part, eval_part, cfg.seed, llmrec, digest.hexdigest()
+        cfg.data, cfg.split, model_part, train_part, eval_part, cfg.seed, llmrec, digest.hexdigest()
     )
 
 

@@ -23,8 +23,8 @@ from llmrec import config as cfgmod
 from llmrec.config import RunConfig
 from llmrec.data.dataset import Dataset, Split
 from llmrec.data.interactions import Interactions
-from llmrec.errors import DataError
-from llmrec.models import build_model
+from llmrec.errors import ConfigError, DataError
+from llmrec.models import KNOBS, build_model
 
 log = logging.getLogger("llmrec")
 
@@ -96,23 +96,29 @@ def new_model(
     """An untrained model as configured: architecture, model-specific knobs, and L2 weight.
 
     `feature_dims` are the widths of the (user, item) side-feature matrices the model will read.
+    A knob value the model rejects (e.g. `model.sgl_drop = 1.5`) is a `ConfigError` naming the model.
     """
     knobs = {
         f.name: getattr(cfg.model, f.name)
         for f in dataclasses.fields(cfg.model)
         if f.name not in ("name", "dim", "n_layers")
     }
-    return build_model(
-        cfg.model.name,
-        n_users,
-        n_items,
-        cfg.model.dim,
-        cfg.model.n_layers,
-        cfg.train.reg,
-        user_feature_dims=feature_dims[0],
-        item_feature_dims=feature_dims[1],
-        **knobs,
-    )
+    try:
+        return build_model(
+            cfg.model.name,
+            n_users,
+            n_items,
+            cfg.model.dim,
+            cfg.model.n_layers,
+            cfg.train.reg,
+            user_feature_dims=feature_dims[0],
+            item_feature_dims=feature_dims[1],
+            **knobs,
+        )
+    except ValueError as exc:
+        reads = [f"model.{key} ({arg})" for key, (models, arg) in KNOBS.items() if cfg.model.name in models]
+        where = f"; it reads {', '.join(reads)}" if reads else ""
+        raise ConfigError(f"[model] settings of {cfg.model.name!r}: {exc}{where}") from exc
 
 
 def model_file(seed: int, retrained: bool = False) -> str:

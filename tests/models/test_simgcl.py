@@ -1,6 +1,7 @@
 """SimGCL's noise and encodings, checked against the definitions."""
 
 import numpy as np
+import pytest
 import torch
 
 from llmrec.graph import build_graph
@@ -88,3 +89,17 @@ def test_loss_and_gradient_match_the_definition_with_three_separate_encodings() 
     torch.manual_seed(1)
     torch.testing.assert_close(model.loss((users, pos, neg), graph), expected.detach(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(got, ego.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_xavier_init_is_the_authors_scale_and_normal_is_lightgcns() -> None:
+    torch.manual_seed(0)
+    xavier = SimGCL(3000, 1000, dim=64, init="xavier")
+    for table, rows in ((xavier.user_emb.weight, 3000), (xavier.item_emb.weight, 1000)):
+        bound = (6 / (rows + 64)) ** 0.5  # Glorot & Bengio's uniform limit for a rows x 64 matrix
+        assert table.abs().max() <= bound
+        assert abs(table.std().item() - bound / 3**0.5) < 0.02 * bound  # U(-b, b) has std b / sqrt(3)
+    torch.manual_seed(0)
+    normal = SimGCL(3000, 1000, dim=64)
+    assert abs(normal.user_emb.weight.std().item() - 0.1) < 0.002
+    with pytest.raises(ValueError, match="'normal' or 'xavier'"):
+        SimGCL(3, 4, init="uniform")

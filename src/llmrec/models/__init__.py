@@ -48,6 +48,7 @@ KNOBS: dict[str, tuple[tuple[str, ...], str]] = {
     "sgl_drop": (("sgl",), "drop_ratio"),
     "simgcl_weight": (("simgcl",), "ssl_weight"),
     "simgcl_eps": (("simgcl",), "eps"),
+    "simgcl_init": (("simgcl",), "init"),
     "gfcf_alpha": (("gf-cf",), "alpha"),
     "gfcf_k": (("gf-cf",), "k"),
     "llmrec_fusion": (("llmrec",), "fusion"),

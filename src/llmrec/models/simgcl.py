@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from llmrec.models.lightgcn import LightGCN
 from llmrec.models.losses import bpr_loss, hardest_negatives, l2_reg, node_info_nce
@@ -28,6 +29,8 @@ class SimGCL(LightGCN):
     views) is the mean of layers 1..L, leaving out the layer-0 embeddings. The views' InfoNCE runs over
     the batch's unique users and unique positive items (at most `ssl_max_rows` each), weighted by
     `ssl_weight`. Defaults are the published Yelp2018 settings (lambda 0.5, eps 0.1, tau 0.2, 3 layers).
+    `init` "xavier" starts from Xavier-uniform embeddings as the authors' code does (bound
+    sqrt(6 / (rows + dim))); "normal" from LightGCN's N(0, 0.1).
     """
 
     def __init__(
@@ -41,10 +44,16 @@ class SimGCL(LightGCN):
         ssl_temp: float = 0.2,
         eps: float = 0.1,
         ssl_max_rows: int = 4096,
+        init: str = "normal",
     ) -> None:
         super().__init__(n_users, n_items, dim=dim, n_layers=n_layers, reg=reg)
         if n_layers < 1:
             raise ValueError("SimGCL leaves layer 0 out of the mean, so it needs n_layers >= 1")
+        if init not in ("normal", "xavier"):
+            raise ValueError(f"SimGCL init must be 'normal' or 'xavier', got {init!r}")
+        if init == "xavier":  # the authors' code; LightGCN's N(0, 0.1) draw above is overwritten
+            nn.init.xavier_uniform_(self.user_emb.weight)
+            nn.init.xavier_uniform_(self.item_emb.weight)
         self.ssl_weight, self.ssl_temp, self.eps, self.ssl_max_rows = ssl_weight, ssl_temp, eps, ssl_max_rows
 
     def encode(self, adj: torch.Tensor, first: torch.Tensor, perturbed: bool) -> torch.Tensor:
