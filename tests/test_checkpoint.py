@@ -27,6 +27,7 @@ from llmrec.models import build_model
 from llmrec.rundir import RunCheckpoint
 from llmrec.train import FitResult, fit
 from tests.conftest import write_block_csv
+from tests.test_train import _blocks
 
 
 class Killed(Exception):
@@ -51,18 +52,9 @@ class MemoryCheckpoint:
         self.blob, self.saves = buffer.getvalue(), self.saves + 1
 
 
-def _blocks(rng: np.random.Generator, n: int) -> Interactions:
-    """n edges of 30 users in three taste blocks of 12 items (of 40), half of them random."""
-    users = rng.integers(0, 30, n)
-    items = (users % 3) * 12 + rng.integers(0, 12, n)
-    flip = rng.random(n) < 0.5
-    items[flip] = rng.integers(0, 40, int(flip.sum()))
-    return Interactions.from_pairs(users, items, np.arange(30).astype(str), np.arange(40).astype(str))
-
-
 def _data() -> tuple[Interactions, Interactions]:
     rng = np.random.default_rng(0)
-    return _blocks(rng, 200), _blocks(rng, 60)
+    return _blocks(rng, 200, noise=0.5), _blocks(rng, 60, noise=0.5)
 
 
 def _model(name: str) -> torch.nn.Module:

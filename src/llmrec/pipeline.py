@@ -318,7 +318,20 @@ def _saved_seed(out: Path, seed: int, key: str, retrained: bool) -> dict[str, An
     return cast(dict[str, Any], saved["run"]) if saved.get("fingerprint") == key else None
 
 
-LATER_KNOBS: dict[str, Any] = {"simgcl_init": "normal"}  # model knob -> its default (the old behaviour)
+# settings that change no result (how the top K is found, how often training state is saved): never
+# hashed, so a run stays reusable across them
+UNHASHED: dict[str, set[str]] = {"eval": {"screen"}, "train": {"checkpoint_minutes"}}
+# settings added after runs were made, hashed only when set away from their default (the old behaviour)
+LATER: dict[str, dict[str, Any]] = {"model": {"simgcl_init": "normal"}}
+
+
+def _hashed(section: str, part: Any) -> dict[str, Any]:
+    """A config section as `run_fingerprint` hashes it: without its `UNHASHED` keys, nor its `LATER`
+    keys while they hold their default."""
+    skip, later = UNHASHED.get(section, set()), LATER.get(section, {})
+    return {
+        k: v for k, v in cfgmod.to_dict(part).items() if k not in skip and (k not in later or later[k] != v)
+    }
 
 
 def run_fingerprint(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None) -> str:
@@ -337,15 +350,8 @@ def run_fingerprint(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None
         for array in inputs.triples or ():
             digest.update(array.tobytes())
     llmrec = cfgmod.replace(cfg.llmrec, augment_dir="") if inputs is not None else None
-    # eval.screen changes how the top K is found, not what it is, and checkpoints how often the
-    # state is saved: runs stay reusable across both
-    eval_part = {k: v for k, v in cfgmod.to_dict(cfg.eval).items() if k != "screen"}
-    train_part = {k: v for k, v in cfgmod.to_dict(cfg.train).items() if k != "checkpoint_minutes"}
-    # knobs added after runs were made count only when set, so those runs stay reusable
-    model_part = {k: v for k, v in cfgmod.to_dict(cfg.model).items() if LATER_KNOBS.get(k, object()) != v}
-    return cfgmod.fingerprint(
-        cfg.data, cfg.split, model_part, train_part, eval_part, cfg.seed, llmrec, digest.hexdigest()
-    )
+    model, train, evals = (_hashed(name, getattr(cfg, name)) for name in ("model", "train", "eval"))
+    return cfgmod.fingerprint(cfg.data, cfg.split, model, train, evals, cfg.seed, llmrec, digest.hexdigest())
 
 
 def test_model(

@@ -181,7 +181,7 @@ class _Selection:
     best_state: dict[str, torch.Tensor] | None = None
     bad_evals: int = 0
     train_time: float = 0.0  # time in training steps only, without validation: the cost of an epoch
-    elapsed: float = 0.0  # wall time of the loop until the last validation
+    elapsed: float = 0.0  # wall time of the loop until the last validation or save
 
     def record(
         self, epoch: int, loss: float, metrics: dict[str, float], metric: str, model: nn.Module
