@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from llmrec.data.interactions import Interactions
 
 
 @pytest.fixture
@@ -28,3 +31,12 @@ def write_block_csv(tmp_path: Path) -> Path:
         "item_id,title,director\n" + "".join(f"i{i},Film {i},Director {i % 5}\n" for i in range(36))
     )
     return path
+
+
+def block_interactions(rng: np.random.Generator, n: int, noise: float) -> Interactions:
+    """n edges of 30 users in three taste blocks of 12 items (of 40), a `noise` share of them random."""
+    users = rng.integers(0, 30, n)
+    items = (users % 3) * 12 + rng.integers(0, 12, n)
+    flip = rng.random(n) < noise
+    items[flip] = rng.integers(0, 40, int(flip.sum()))
+    return Interactions.from_pairs(users, items, np.arange(30).astype(str), np.arange(40).astype(str))

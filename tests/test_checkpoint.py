@@ -26,8 +26,7 @@ from llmrec.graph import build_graph
 from llmrec.models import build_model
 from llmrec.rundir import RunCheckpoint
 from llmrec.train import FitResult, fit
-from tests.conftest import write_block_csv
-from tests.test_train import _blocks
+from tests.conftest import block_interactions, write_block_csv
 
 
 class Killed(Exception):
@@ -54,7 +53,7 @@ class MemoryCheckpoint:
 
 def _data() -> tuple[Interactions, Interactions]:
     rng = np.random.default_rng(0)
-    return _blocks(rng, 200, noise=0.5), _blocks(rng, 60, noise=0.5)
+    return block_interactions(rng, 200, noise=0.5), block_interactions(rng, 60, noise=0.5)
 
 
 def _model(name: str) -> torch.nn.Module:

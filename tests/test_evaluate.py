@@ -161,3 +161,16 @@ def test_group_means_split_users_by_activity() -> None:
     assert (groups[0]["min_interactions"], groups[0]["max_interactions"]) == (1, 3)
     assert (groups[1]["min_interactions"], groups[1]["max_interactions"]) == (5, 9)
     assert len(group_means(users, values, activity, 10)) == 5  # never more groups than users
+
+
+def test_seed_mean_and_sample_std_by_hand() -> None:
+    from llmrec.evaluate import mean_metrics, std_metrics
+
+    seeds = [{"recall@20": 0.1828, "ndcg@20": 0.15}, {"recall@20": 0.1804, "ndcg@20": 0.15}]
+    seeds.append({"recall@20": 0.1802, "ndcg@20": 0.15})
+    assert mean_metrics(seeds) == pytest.approx({"recall@20": 0.1811333, "ndcg@20": 0.15}, abs=1e-7)
+    # sample std (n - 1): deviations 0.0016667, -0.0007333, -0.0009333; squares 2.7778e-6, 0.5378e-6,
+    # 0.8711e-6 sum to 4.1867e-6; / 2 = 2.0933e-6; its root is 0.0014468
+    assert std_metrics(seeds)["recall@20"] == pytest.approx(0.0014468, abs=1e-7)
+    assert std_metrics(seeds)["ndcg@20"] == pytest.approx(0.0, abs=1e-12)
+    assert std_metrics(seeds[:1]) == {"recall@20": 0.0, "ndcg@20": 0.0}  # one seed: no spread, not NaN

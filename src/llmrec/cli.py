@@ -329,7 +329,7 @@ def _teacher_text(teacher: Any) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """`llmrec evaluate RUN_DIR`."""
-    from llmrec.pipeline import evaluate_run
+    from llmrec.inference import evaluate_run
 
     result = evaluate_run(args.run_dir)
     if args.json:
@@ -341,7 +341,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     """`llmrec recommend RUN_DIR --user ID`."""
-    from llmrec.pipeline import recommend
+    from llmrec.inference import recommend
 
     items = recommend(args.run_dir, args.user, args.k)
     if args.json:

@@ -157,6 +157,16 @@ def group_means(
     return groups
 
 
+def mean_metrics(maps: list[dict[str, float]]) -> dict[str, float]:
+    """Metric-wise mean of per-seed metric maps."""
+    return {k: float(np.mean([m[k] for m in maps])) for k in maps[0]}
+
+
+def std_metrics(maps: list[dict[str, float]]) -> dict[str, float]:
+    """Metric-wise sample standard deviation of per-seed metric maps (0 for a single seed)."""
+    return {k: float(np.std([m[k] for m in maps], ddof=1)) if len(maps) > 1 else 0.0 for k in maps[0]}
+
+
 class EmbeddingScorer:
     """Scores over fixed embeddings (computed once, reused for every batch), and their exact top-K.
 

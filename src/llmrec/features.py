@@ -58,6 +58,11 @@ class AugmentedInputs:
         return tuple(x.shape[1] for x in self.features.item.values())
 
 
+def feature_dims(inputs: AugmentedInputs | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(user, item) feature widths of `inputs`, empty without any: what a model is built with."""
+    return ((), ()) if inputs is None else (inputs.user_dims, inputs.item_dims)
+
+
 def load_augmented(augment_dir: Path, split: Split, cfg: LLMRecConfig) -> AugmentedInputs:
     """The artefacts `cfg` switches on, read from `augment_dir` and checked against `split`."""
     manifest = augment_dir / artefacts.MANIFEST

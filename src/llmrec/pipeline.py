@@ -24,25 +24,21 @@ from llmrec.config import RunConfig
 from llmrec.data.dataset import Dataset, Split
 from llmrec.data.prepare import load_dataset
 from llmrec.data.split import split as make_split
-from llmrec.errors import ConfigError, DataError, LLMRecError
-from llmrec.evaluate import evaluate, evaluate_users, group_means, model_scorer
+from llmrec.errors import ConfigError, LLMRecError
+from llmrec.evaluate import evaluate_users, group_means, mean_metrics, model_scorer, std_metrics
 from llmrec.features import (
     AugmentedInputs,
+    feature_dims,
     load_augmented,
-    load_saved_inputs,
     resolve_augment_dir,
     save_inputs,
 )
 from llmrec.graph import Graph, build_graph
-from llmrec.models import GRAPH_MODELS, MODELS, Scorer
+from llmrec.models import GRAPH_MODELS, MODELS
 from llmrec.rundir import (
     RunCheckpoint,
     atomic_torch_save,
     checkpoint_file,
-    load_model,
-    load_run_config,
-    load_split,
-    load_titles,
     model_file,
     new_model,
     save_split,
@@ -168,11 +164,6 @@ def _load_inputs(cfg: RunConfig, split: Split) -> AugmentedInputs:
     return load_augmented(resolve_augment_dir(cfg.llmrec), split, wanted)
 
 
-def _feature_dims(inputs: AugmentedInputs | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(user, item) feature widths of the inputs, empty without any."""
-    return ((), ()) if inputs is None else (inputs.user_dims, inputs.item_dims)
-
-
 def train_models(
     cfg: RunConfig,
     prepared: Prepared,
@@ -285,7 +276,7 @@ def train_models(
 def _fresh_model(cfg: RunConfig, split: Split, inputs: AugmentedInputs | None, seed: int) -> torch.nn.Module:
     """A new model of `cfg` initialised from `seed` (or warm-started from `train.init_from`)."""
     torch.manual_seed(seed)
-    model = new_model(cfg, split.train.n_users, split.train.n_items, _feature_dims(inputs))
+    model = new_model(cfg, split.train.n_users, split.train.n_items, feature_dims(inputs))
     if cfg.train.init_from:
         warm_start(model, Path(cfg.train.init_from).expanduser(), seed, split)
     return model
@@ -392,10 +383,10 @@ def summarise(
         "dataset": cfg.data.dataset,
         "model": cfg.model.name,
         "seeds": [r["seed"] for r in runs],
-        "valid": _mean([r["valid"] for r in runs]),
-        "valid_std": _std([r["valid"] for r in runs]),
-        "test": _mean([r["test"] for r in runs]),
-        "test_std": _std([r["test"] for r in runs]),
+        "valid": mean_metrics([r["valid"] for r in runs]),
+        "valid_std": std_metrics([r["valid"] for r in runs]),
+        "test": mean_metrics([r["test"] for r in runs]),
+        "test_std": std_metrics([r["test"] for r in runs]),
         "runs": runs,
         "train_seconds": seconds,
         "split": {
@@ -409,16 +400,6 @@ def summarise(
         },
         "config": cfgmod.to_dict(cfg),
     }
-
-
-def _mean(maps: list[dict[str, float]]) -> dict[str, float]:
-    """Metric-wise mean of per-seed metric maps."""
-    return {k: float(np.mean([m[k] for m in maps])) for k in maps[0]}
-
-
-def _std(maps: list[dict[str, float]]) -> dict[str, float]:
-    """Metric-wise sample standard deviation (0 for a single seed)."""
-    return {k: float(np.std([m[k] for m in maps], ddof=1)) if len(maps) > 1 else 0.0 for k in maps[0]}
 
 
 def _short(metrics: dict[str, float]) -> str:
@@ -504,95 +485,11 @@ def _summarise_models(
         summary["models"][name] = entry
 
 
-def _run_inputs(run_dir: Path, cfg: RunConfig) -> AugmentedInputs | None:
-    """The augmented inputs saved with a run that read them (None for a run that did not)."""
-    if not uses_augmentation(cfg):
-        return None
-    inputs = load_saved_inputs(run_dir)
-    if inputs is None:
-        raise DataError(
-            f"{run_dir} holds a model trained on augmentations but not them (side_features.npz missing)"
-        )
-    return inputs
-
-
-def evaluate_run(run_dir: Path) -> dict[str, Any]:
-    """Re-evaluate every saved seed of a run on valid and test; returns means and per-seed values."""
-    cfg = load_run_config(run_dir)
-    split = load_split(run_dir)
-    inputs = _run_inputs(run_dir, cfg)
-    graph = model_graph(cfg, split, inputs)
-    test_graph = model_graph(cfg, refit_split(split), inputs) if retrains(cfg) else graph
-    runs: list[dict[str, Any]] = []
-    edges = split.train.user_items if graph is None else graph.user_items
-    for i in range(cfg.seeds):
-        model = load_model(run_dir, cfg, split, cfg.seed + i, edges, _feature_dims(inputs))
-        scorer = model_scorer(model, graph, cfg.eval.screen_flag())
-        valid = evaluate(scorer, split.valid, [split.train], cfg.eval.ks, cfg.eval.batch_size)
-        if hasattr(model, "fit") and cfg.train.refit:  # the test model saw valid's edges too
-            model.fit(fit_edges(edges, split.valid, refit=True))  # type: ignore[operator]
-        if retrains(cfg):
-            model = load_model(run_dir, cfg, split, cfg.seed + i, None, _feature_dims(inputs), retrained=True)
-        scorer = model_scorer(model, test_graph, cfg.eval.screen_flag())
-        test = evaluate(scorer, split.test, [split.train, split.valid], cfg.eval.ks, cfg.eval.batch_size)
-        runs.append({"seed": cfg.seed + i, "valid": valid, "test": test})
-    return {
-        "dataset": cfg.data.dataset,
-        "model": cfg.model.name,
-        "valid": _mean([r["valid"] for r in runs]),
-        "test": _mean([r["test"] for r in runs]),
-        "test_std": _std([r["test"] for r in runs]),
-        "runs": runs,
-    }
-
-
-def recommend(run_dir: Path, user: str, k: int = 10) -> list[dict[str, Any]]:
-    """Top-k unseen items for a raw user id, with titles where the dataset has them."""
-    if k < 1:
-        raise ConfigError(f"k must be at least 1, got {k}")
-    cfg = load_run_config(run_dir)
-    split = load_split(run_dir)
-    matches = np.flatnonzero(split.train.user_ids == str(user))
-    if len(matches) == 0:
-        example = ", ".join(split.train.user_ids[:3])
-        raise DataError(
-            f"user {user!r} is not in run {run_dir} ({split.train.n_users} users; ids look like {example})"
-        )
-    uid = int(matches[0])
-    inputs = _run_inputs(run_dir, cfg)
-    graph = model_graph(cfg, refit_split(split) if retrains(cfg) else split, inputs)
-    edges = fit_edges(  # what a closed-form model is solved on (a retrained one's graph has valid already)
-        split.train.user_items if graph is None else graph.user_items,
-        split.valid,
-        cfg.train.refit and not retrains(cfg),
-    )
-    model = load_model(
-        run_dir, cfg, split, edges=edges, feature_dims=_feature_dims(inputs), retrained=retrains(cfg)
-    )
-    with torch.no_grad():
-        scores = cast(Scorer, model).score(torch.tensor([uid]), graph)[0]
-    seen = np.concatenate([split.train.items_of(uid), split.valid.items_of(uid)])
-    scores[torch.from_numpy(seen.astype(np.int64))] = -torch.inf
-    top = torch.topk(scores, min(k, split.train.n_items - len(seen)))
-    titles = load_titles(run_dir)
-    return [
-        {
-            "rank": rank + 1,
-            "item_id": str(split.train.item_ids[i]),
-            "title": titles[i] if titles else "",
-            "score": float(s),
-        }
-        for rank, (s, i) in enumerate(zip(top.values.tolist(), top.indices.tolist(), strict=True))
-    ]
-
-
 __all__ = [
     "LLMRecError",
     "Prepared",
     "compare",
-    "evaluate_run",
     "prepare",
-    "recommend",
     "run_stages",
     "train_models",
 ]
