@@ -15,10 +15,11 @@ endif
 setup: $(STAMP)
 
 # torch first, pinned to the local CPU build: a bare `torch` requirement would pull the CUDA wheels.
+# --no-cache-dir: the venv is ~2.1 GB; a second copy of every wheel in pip's cache once filled a CI disk.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,encode]'
+	$(PY) -m pip install -q --no-cache-dir torch==2.13.0
+	$(PY) -m pip install -q --no-cache-dir -e '.[dev,encode]'
 	touch $(STAMP)
 
 run: $(STAMP)
