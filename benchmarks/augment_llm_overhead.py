@@ -3,7 +3,8 @@
 A synthetic run stands in for ML-1M (whose ratings.dat is not on this machine): ML-1M's 6,040 users
 with their demographics and 3,706 movies with their titles, genres and MeLU's director/cast/plot, and
 histories drawn to look like ML-1M's (lengths log-normal around a median of 96, at least 20; items by
-a Zipf popularity). The base model is an untrained BPR-MF: candidates only have to exist here.
+a Zipf popularity). The base model is an untrained BPR-MF, saved as a finished `llmrec train` folder
+(split, config, weights, metrics.json): candidates only have to exist here.
 
 `llmrec augment RUN --llm openai` then runs in a child process against `FakeOpenAIServer` (in its own
 process, every answer after a fixed latency), edges only, item texts embedded by the same server. The
@@ -40,7 +41,7 @@ from llmrec.data.interactions import Interactions
 from llmrec.data.loaders._common import read_table, split_title_year
 from llmrec.data.loaders.movielens import MELU_EXTRAINFOS, melu_extrainfos, ml1m_users
 from llmrec.llm.testing import FakeOpenAIServer
-from llmrec.rundir import save_split
+from llmrec.rundir import model_file, save_split
 
 N_USERS, N_ITEMS = 6040, 3706
 LLMREC = str(Path(sys.executable).with_name("llmrec"))
@@ -109,7 +110,9 @@ def build_run(out: Path, data_dir: Path, seed: int = 0) -> None:
         "user_emb.weight": torch.randn(N_USERS, cfg.model.dim, generator=gen) * 0.1,
         "item_emb.weight": torch.randn(N_ITEMS, cfg.model.dim, generator=gen) * 0.1,
     }
-    torch.save(state, out / f"model-seed{cfg.seed}.pt")
+    torch.save(state, out / model_file(cfg.seed))
+    metrics = {"dataset": "ml-1m", "model": "bpr-mf", "seeds": [cfg.seed], "valid": {}, "test": {}}
+    (out / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")  # a finished run's record
 
 
 def augment(run: Path, out: Path, url: str, work: Path, concurrency: int) -> tuple[float, dict]:

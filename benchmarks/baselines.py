@@ -149,15 +149,13 @@ def throughput(run_dir: Path, batch_size: int, threads: int) -> dict[str, Any]:
     import torch
 
     from llmrec.evaluate import evaluate, model_scorer
-    from llmrec.graph import build_graph
-    from llmrec.models import GRAPH_MODELS
-    from llmrec.rundir import load_model, load_run_config, load_split
+    from llmrec.experiment import load_trained
 
     if threads:
         torch.set_num_threads(threads)
-    cfg, split = load_run_config(run_dir), load_split(run_dir)
-    graph = build_graph(split.train) if cfg.model.name in GRAPH_MODELS else None
-    model = load_model(run_dir, cfg, split, edges=None if graph is None else graph.user_items)
+    run = load_trained(run_dir)  # the graph it trained on (None for models without one)
+    cfg, split, graph = run.cfg, run.split, run.graph
+    model = run.model()  # the first seed's selected model (a closed-form one solved on the graph's edges)
     start = time.perf_counter()
     metrics = evaluate(
         model_scorer(model, graph), split.test, [split.train, split.valid], cfg.eval.ks, batch_size

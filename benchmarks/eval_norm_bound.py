@@ -16,18 +16,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llmrec.pipeline import model_graph
-from llmrec.rundir import load_model, load_run_config, load_split
+from llmrec.experiment import load_trained
 
 K = 50
 
 
 def share_to_score(run: Path, stride: int = 7, batch: int = 1024) -> np.ndarray:
     """Per sampled user: the fraction of items whose norm bound reaches the user's k-th best score."""
-    cfg, split = load_run_config(run), load_split(run)
-    model = load_model(run, cfg, split)
+    trained = load_trained(run)
+    split, model = trained.split, trained.model()  # the first seed's selected model
     with torch.no_grad():
-        users, items = model.embed(model_graph(cfg, split))  # type: ignore[operator]
+        users, items = model.embed(trained.graph)  # type: ignore[operator]
     user_norm, item_norm = users.norm(dim=1), items.norm(dim=1)
     neg_sorted = -torch.sort(item_norm, descending=True).values  # ascending, for searchsorted
     seen = (split.train.user_items + split.valid.user_items).tocsr()

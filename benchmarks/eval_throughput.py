@@ -39,24 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def trained_embeddings(run_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """User and item embeddings of the first seed's tested model (the refit twin where there is one)."""
-    from llmrec.pipeline import (
-        _feature_dims,
-        load_model,
-        load_run_config,
-        load_split,
-        model_graph,
-        refit_split,
-        retrains,
-    )
+    from llmrec.experiment import load_trained
 
-    cfg, split = load_run_config(run_dir), load_split(run_dir)
-    refit = retrains(cfg)
-    graph = model_graph(cfg, refit_split(split) if refit else split, None)
-    edges = None if refit else split.train.user_items
-    model = load_model(run_dir, cfg, split, cfg.seed, edges, _feature_dims(None), retrained=refit)
-    model.eval()
+    run = load_trained(run_dir)
+    model = run.test_model()  # in evaluation mode; with train.refit, the one retrained on train + valid
     with torch.no_grad():
-        user_emb, item_emb = model.embed(graph)
+        user_emb, item_emb = model.embed(run.test_graph)  # type: ignore[operator]
     return user_emb.contiguous(), item_emb.contiguous()
 
 

@@ -381,7 +381,7 @@ def cross_evaluate(embeddings: str, data_dir: Path) -> int:
 
     from llmrec.config import DataConfig, RunConfig
     from llmrec.evaluate import embedding_scorer, evaluate
-    from llmrec.pipeline import prepare
+    from llmrec.experiment import prepare
 
     split = prepare(RunConfig(data=DataConfig(dataset=DATASET)), [data_dir]).split
     z = np.load(embeddings)

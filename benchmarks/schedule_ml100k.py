@@ -3,10 +3,12 @@
 Usage: python benchmarks/schedule_ml100k.py OUT.json [AUGMENT_DIR]  (LLMREC_DATA_DIR set; one thread)
 
 Each (model, batch size, learning rate, schedule) is trained with seed 2024 on the split of
-examples/ml100k.toml and compared on validation (train_models also scores test; it is not looked at
-here). LLMRec reads AUGMENT_DIR (default runs/ml100k/augment, an augmentation of that split). The
-results pick `make run`'s schedule (BENCHMARKS.md): the propagation costs the same whatever the
-batch size, so fewer, larger batches with a higher, decaying learning rate cut the time per epoch.
+examples/ml100k.toml and compared on validation (training also scores test; it is not looked at
+here). Each runs the method's own training stage, as `llmrec train` does, on the split loaded once.
+LLMRec reads AUGMENT_DIR as `[llmrec] augment_dir` (default runs/ml100k/augment, an augmentation of
+that split). The results pick `make run`'s schedule (BENCHMARKS.md): the propagation costs the same
+whatever the batch size, so fewer, larger batches with a higher, decaying learning rate cut the time
+per epoch.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pathlib import Path
 import torch
 
 from llmrec import config as cfgmod
-from llmrec.pipeline import prepare, train_models
+from llmrec.experiment import prepare
+from llmrec.pipeline import context, execute
+from llmrec.plan import plan
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "ml100k.toml"
 # (batch size, learning rate, schedule, epochs)
@@ -44,6 +48,7 @@ def main(out: Path, augment_dir: str) -> None:
             cfg = cfgmod.replace(
                 base,
                 seeds=1,
+                train_by_model={},  # the schedule under test, for every method alike
                 **{
                     "model.name": model,
                     "train.batch_size": batch,
@@ -53,8 +58,10 @@ def main(out: Path, augment_dir: str) -> None:
                     "llmrec.augment_dir": augment_dir,
                 },
             )
+            the_plan = plan(cfg, single=True)  # the method alone; its augment stage is given by the folder
             with tempfile.TemporaryDirectory() as tmp:
-                run = train_models(cfg, prepared, Path(tmp), show_progress=False)["runs"][0]
+                ctx = execute(the_plan, context(the_plan, cfg, prepared, Path(tmp), show_progress=False))
+            run = ctx.trained[model].metrics["runs"][0]
             rows.append(
                 {
                     "model": model,

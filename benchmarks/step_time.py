@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -33,7 +34,8 @@ from llmrec.data.dataset import TRAIN
 from llmrec.data.loaders.lightgcn import load_gowalla, load_yelp2018
 from llmrec.data.sampler import BPRSampler
 from llmrec.graph import build_graph
-from llmrec.models import build_model
+from llmrec.models import build_model, capabilities_of
+from llmrec.models.base import EpochViews
 from llmrec.models.ops import symmetric_spmm
 from llmrec.models.simgcl import SimGCL
 
@@ -79,8 +81,8 @@ def main(argv: list[str]) -> int:
     models = {name: make_model(name, train.n_users, train.n_items) for name in args.models}
     optims = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
     for model in models.values():
-        if hasattr(model, "start_epoch"):  # SGL's edge-dropout views, drawn once an epoch (not timed)
-            model.start_epoch(graph, np.random.default_rng(0))
+        if capabilities_of(model).epoch_views:  # SGL's edge-dropout views, drawn once an epoch (not timed)
+            cast(EpochViews, model).start_epoch(graph, np.random.default_rng(0))
     sampler = BPRSampler(train, seed=0)
     batches = sampler.epoch(args.batch)
     samples: dict[str, list[float]] = {name: [] for name in models}

@@ -10,7 +10,7 @@ equal the refit run's test score (a check on the replay); the "best test epoch" 
 protocol's optimistic number and is never a result of ours.
 
     python benchmarks/test_selected.py --config examples/gowalla_simgcl.toml \\
-        --set model.simgcl_eps=0.2 --set train.batch_size=8192 --set train.lr=0.007 \\
+        --set model.simgcl.eps=0.2 --set train.batch_size=8192 --set train.lr=0.007 \\
         --set train.epochs=40 --set train.threads=2 --every 5 --refit-epochs 20 \\
         --json benchmarks/results/gowalla_simgcl_test_selected.json
 
@@ -36,8 +36,9 @@ import torch
 from llmrec import config as cfgmod
 from llmrec.cli import resolve_config
 from llmrec.data.registry import find_data_dirs
-from llmrec.pipeline import model_graph, prepare, refit_split
-from llmrec.rundir import new_model
+from llmrec.experiment import model_graph, prepare, refit_split
+from llmrec.factory import new_model
+from llmrec.features import load_extra_edges
 from llmrec.train import fit
 
 
@@ -65,11 +66,13 @@ def main(argv: list[str]) -> int:
     )
     prepared = prepare(cfg, find_data_dirs(args.data_dir, os.environ.get("LLMREC_DATA_DIR")))
     merged = refit_split(prepared.split)
-    torch.manual_seed(cfg.seed)  # as pipeline._fresh_model: the refit's initial weights
+    torch.manual_seed(cfg.seed)  # as experiment._fresh_model: the refit's initial weights
     model = new_model(cfg, merged.train.n_users, merged.train.n_items)
     start = time.perf_counter()
+    # train.extra_edges: an augmentation's liked edges join the graph, as in the refit run
+    extra = load_extra_edges(cfg.train.extra_edges, prepared.split) if cfg.train.extra_edges else None
     # test passed where validation goes: the published protocol, deliberately, in this script only
-    graph = model_graph(cfg, merged)
+    graph = model_graph(cfg, merged, None, extra)
     result = fit(model, merged.train, prepared.split.test, graph, cfg.train, cfg.eval, cfg.seed)
     curve = [{"epoch": h["epoch"], "seconds": h["seconds"], **h["valid"]} for h in result.history]
     for point in curve:

@@ -16,9 +16,9 @@ import torch
 
 from llmrec.config import EvalConfig, RunConfig
 from llmrec.data.sampler import BPRSampler
+from llmrec.experiment import prepare
 from llmrec.graph import build_graph
 from llmrec.models import BPRMF, LightGCN
-from llmrec.pipeline import prepare
 from llmrec.train import _train_epoch, validate
 
 EPOCHS = 5

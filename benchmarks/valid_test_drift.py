@@ -24,8 +24,7 @@ import torch
 
 from llmrec.augment.candidates import top_candidates
 from llmrec.evaluate import evaluate, model_scorer
-from llmrec.pipeline import model_graph
-from llmrec.rundir import load_model, load_run_config, load_split
+from llmrec.experiment import load_trained
 
 
 def edge_popularity(part: sp.csr_matrix, degree: np.ndarray) -> tuple[float, float]:
@@ -36,13 +35,14 @@ def edge_popularity(part: sp.csr_matrix, degree: np.ndarray) -> tuple[float, flo
 
 def report(run: Path) -> None:
     """Print the split's and the selected model's popularity, and its valid and test Recall@20."""
-    cfg, split = load_run_config(run), load_split(run)
+    trained = load_trained(run)
+    cfg, split = trained.cfg, trained.split
     degree = np.bincount(split.train.user_items.indices, minlength=split.train.n_items)
     for name, part in (("train", split.train), ("valid", split.valid), ("test", split.test)):
         mean, median = edge_popularity(part.user_items, degree)
         print(f"{run}: {name} edges' item degree mean {mean:.1f}, median {median:.0f}")
-    model = load_model(run, cfg, split)
-    scorer = model_scorer(model, model_graph(cfg, split))
+    # the first seed's selected model on the graph it trained on
+    scorer = model_scorer(trained.model(), trained.graph)
     valid = evaluate(scorer, split.valid, [split.train], [20], cfg.eval.batch_size)
     test = evaluate(scorer, split.test, [split.train, split.valid], [20], cfg.eval.batch_size)
     top = degree[top_candidates(scorer, split.train.user_items, 20, cfg.eval.batch_size)]

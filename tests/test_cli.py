@@ -70,7 +70,7 @@ def test_bad_input_gives_one_line_errors(csv_data: Path, tmp_path: Path, capsys,
     assert "unknown dataset 'nope'" in _error(
         capsys, ["train", "--dataset", "nope", "--data-dir", str(tmp_path)]
     )
-    assert "unknown model 'gcn'" in _error(capsys, ["train", "--model", "gcn"])
+    assert "unknown method 'gcn'" in _error(capsys, ["train", "--model", "gcn"])
     assert "llmrec.augment_dir" in _error(capsys, ["train", "--model", "llmrec"])
     err = _error(capsys, ["train", "--set", "train.learning_rate=1"])
     assert "learning_rate" in err and "'lr'" in err
@@ -91,10 +91,15 @@ def test_bad_input_gives_one_line_errors(csv_data: Path, tmp_path: Path, capsys,
     assert "not a run directory" in _error(capsys, ["evaluate", str(tmp_path)])
     # a model knob the model rejects: named with the config key, before the (here missing) data is read
     nowhere = ["--dataset", "custom", "--set", f'data.path="{tmp_path / "none.csv"}"']
-    err = _error(capsys, ["train", *nowhere, "--model", "sgl", "--set", "model.sgl_drop=1.5"])
-    assert "'sgl'" in err and "[0, 1), got 1.5" in err and "model.sgl_drop (drop_ratio)" in err
-    err = _error(capsys, ["train", *nowhere, "--model", "simgcl", "--set", 'model.simgcl_init="he"'])
-    assert "'normal' or 'xavier', got 'he'" in err and "model.simgcl_init" in err
+    err = _error(capsys, ["train", *nowhere, "--model", "sgl", "--set", "model.sgl.drop_ratio=1.5"])
+    assert "'sgl'" in err and "[0, 1), got 1.5" in err and "model.sgl.drop_ratio" in err
+    err = _error(capsys, ["train", *nowhere, "--model", "simgcl", "--set", 'model.simgcl.init="he"'])
+    assert "'normal' or 'xavier', got 'he'" in err and "model.simgcl.init" in err
+    # a knob given to the wrong model, and a knob of an earlier version, before any data is read
+    err = _error(capsys, ["train", *nowhere, "--model", "lightgcn", "--set", "model.lightgcn.eps=0.2"])
+    assert "[model.lightgcn]: unknown key(s) ['eps']" in err and "[model.simgcl]" in err
+    err = _error(capsys, ["train", *nowhere, "--model", "sgl", "--set", "model.sgl_drop=0.2"])
+    assert "sgl_drop is now model.sgl.drop_ratio" in err
 
 
 def test_empty_split_and_unknown_user(csv_data: Path, tmp_path: Path, capsys) -> None:
@@ -145,8 +150,7 @@ def test_run_chains_training_and_augmentation(csv_data: Path, tmp_path: Path, ca
     config.write_text(
         f"""
 seeds = 1
-models = ["bpr-mf", "lightgcn"]
-stages = ["train", "augment"]
+methods = ["bpr-mf", "lightgcn", "llmrec:augment"]
 [data]
 dataset = "custom"
 path = "{csv_data}"
@@ -168,15 +172,33 @@ vector_cache = "{tmp_path / "vectors.sqlite"}"
     out = tmp_path / "run"
     assert main(["run", str(config), "--out", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["models"]) == {"bpr-mf", "lightgcn"}
+    assert set(summary["models"]) == {"bpr-mf", "lightgcn"}  # LLMRec stopped after its augmentation
     assert summary["teacher"]["kind"] == "local"
     edges = np.load(out / "augment" / "edges.npz")
     assert len(edges["user"]) == 36  # one (liked, disliked) pair per user: all 36 users have 5 candidates
     assert (edges["pos"] != edges["neg"]).all()
     assert "local teacher, no LLM" in capsys.readouterr().out
+    # a stage the method does not have, a method that needs a baseline the run lacks, an unknown method
+    # and the keys of earlier versions: one line each, before any data loads
     bad = tmp_path / "bad.toml"
-    bad.write_text(config.read_text().replace('stages = ["train", "augment"]', 'stages = ["augment"]'))
-    assert "must include 'train'" in _error(capsys, ["run", str(bad), "--out", str(tmp_path / "x")])
+    run_bad = ["run", str(bad), "--out", str(tmp_path / "x"), "--data-dir", str(tmp_path / "none")]
+    for methods, message in (
+        (
+            '["lightgcn", "llmrec:agument"]',
+            "method llmrec has no stage 'agument'; its stages: ['augment', 'train']",
+        ),
+        ('["llmrec"]', "llmrec:augment builds on the best baseline, and this run trains none"),
+        ('["lightgcn", "ngcf"]', "unknown method 'ngcf'"),
+    ):
+        bad.write_text(config.read_text().replace('["bpr-mf", "lightgcn", "llmrec:augment"]', methods))
+        assert message in _error(capsys, run_bad)
+    bad.write_text(
+        config.read_text().replace(
+            'methods = ["bpr-mf", "lightgcn", "llmrec:augment"]',
+            'models = ["lightgcn"]\nstages = ["train", "augment"]',
+        )
+    )
+    assert "`models` and `stages` are now one list, `methods`" in _error(capsys, run_bad)
 
 
 def test_diverging_training_is_a_one_line_error(csv_data: Path, tmp_path: Path, capsys) -> None:

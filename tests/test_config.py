@@ -47,9 +47,9 @@ def test_fingerprint_covers_defaults_and_changes() -> None:
 def test_train_by_model_overrides_one_model_and_round_trips(tmp_path) -> None:
     import tomllib
 
-    from llmrec.pipeline import check_config
+    from llmrec.plan import plan
 
-    text = 'models = ["bpr-mf", "lightgcn"]\n[train]\nlr = 0.02\n[train_by_model.bpr-mf]\nlr = 0.005\n'
+    text = 'methods = ["bpr-mf", "lightgcn"]\n[train]\nlr = 0.02\n[train_by_model.bpr-mf]\nlr = 0.005\n'
     cfg = cfgmod.from_dict(cfgmod.RunConfig, tomllib.loads(text))
     assert cfgmod.for_model(cfg, "bpr-mf").train.lr == 0.005
     assert cfgmod.for_model(cfg, "lightgcn").train.lr == 0.02
@@ -57,18 +57,19 @@ def test_train_by_model_overrides_one_model_and_round_trips(tmp_path) -> None:
     assert cfgmod.from_dict(cfgmod.RunConfig, tomllib.loads(cfgmod.dumps_toml(cfg))) == cfg
     with pytest.raises(ConfigError, match=r"train_by_model.bpr-mf: unknown key\(s\) \['lrr'\]"):
         cfgmod.from_dict(cfgmod.RunConfig, tomllib.loads("[train_by_model.bpr-mf]\nlrr = 1\n"))
-    with pytest.raises(ConfigError, match="train_by_model.sgl: not a model of this run"):
-        check_config(cfgmod.replace(cfg, train_by_model={"sgl": {"lr": 0.1}}))
+    with pytest.raises(ConfigError, match="train_by_model.sgl: not a method of this run"):
+        plan(cfgmod.replace(cfg, train_by_model={"sgl": {"lr": 0.1}}))
     with pytest.raises(ConfigError, match="train.lr must be positive"):
-        check_config(cfgmod.replace(cfg, train_by_model={"lightgcn": {"lr": -1.0}}))
-    check_config(cfgmod.replace(cfg, train_by_model={"llmrec": {"lr": 0.01}}))  # the augmented model too
+        plan(cfgmod.replace(cfg, train_by_model={"lightgcn": {"lr": -1.0}}))
+    with_llmrec = cfgmod.replace(cfg, methods=("bpr-mf", "lightgcn", "llmrec"))
+    plan(cfgmod.replace(with_llmrec, train_by_model={"llmrec": {"lr": 0.01}}))  # the augmented model too
     # dynamic negatives: the BPR baselines take them, LLMRec's stage does not, GF-CF has no negatives
     dns = cfgmod.replace(cfg, **{"train.negatives": 8})
-    check_config(cfgmod.replace(dns, models=("gf-cf", "lightgcn"), train_by_model={}))
-    staged = cfgmod.replace(dns, stages=("augment", "train", "llmrec"))
+    plan(cfgmod.replace(dns, methods=("gf-cf", "lightgcn"), train_by_model={}))
+    staged = cfgmod.replace(dns, methods=("bpr-mf", "lightgcn", "llmrec"))
     with pytest.raises(ConfigError, match="LLMRec trains on uniform negatives only"):
-        check_config(staged)
-    check_config(cfgmod.replace(staged, train_by_model={"llmrec": {"negatives": 1}}))
+        plan(staged)
+    plan(cfgmod.replace(staged, train_by_model={"llmrec": {"negatives": 1}}))
 
 
 def test_eval_screen_is_checked_and_left_out_of_the_run_fingerprint() -> None:
@@ -77,12 +78,13 @@ def test_eval_screen_is_checked_and_left_out_of_the_run_fingerprint() -> None:
 
     from llmrec.data.dataset import Split
     from llmrec.data.interactions import Interactions
-    from llmrec.pipeline import check_config, run_fingerprint
+    from llmrec.fingerprint import run_fingerprint
+    from llmrec.plan import plan
 
     cfg = RunConfig()
     assert cfg.eval.screen_flag() is None
     with pytest.raises(ConfigError, match="eval.screen: expected auto, on or off, got 'fast'"):
-        check_config(cfgmod.replace(cfg, eval=cfgmod.replace(cfg.eval, screen="fast")))
+        plan(cfgmod.replace(cfg, eval=cfgmod.replace(cfg.eval, screen="fast")))
     ids = np.arange(3)
     part = Interactions.from_pairs(np.array([0, 1]), np.array([1, 2]), ids, ids)
     split = Split(part, part, part, "given")
@@ -92,32 +94,43 @@ def test_eval_screen_is_checked_and_left_out_of_the_run_fingerprint() -> None:
     assert run_fingerprint(other_k, split, None) != run_fingerprint(cfg, split, None)
 
 
-def test_settings_that_change_no_result_or_came_later_keep_old_fingerprints() -> None:
-    """Checkpoint frequency never enters the fingerprint; a knob added later (SimGCL's init) enters it
-    only when set away from its default, so runs made before it existed are still reused. The hash
-    of a run made before both existed is rebuilt here from its parts without them."""
+def test_what_enters_a_run_fingerprint() -> None:
+    """Checkpoint frequency and the folder of extra edges never enter it (the edges' contents do);
+    a model's own knobs enter only its own runs' fingerprints, and a shared knob only the fingerprints
+    of models that take it. The hash is rebuilt here from its parts."""
     import numpy as np
+    import scipy.sparse as sp
 
     from llmrec.data.dataset import Split
     from llmrec.data.interactions import Interactions
-    from llmrec.pipeline import run_fingerprint
+    from llmrec.fingerprint import run_fingerprint
 
     ids = np.arange(3)
     part = Interactions.from_pairs(np.array([0, 1]), np.array([1, 2]), ids, ids)
     split = Split(part, part, part, "given")
     cfg = RunConfig()
     base = run_fingerprint(cfg, split, None)
-    rare = cfgmod.replace(cfg, train=cfgmod.replace(cfg.train, checkpoint_minutes=30.0))
-    xavier = cfgmod.replace(cfg, model=cfgmod.replace(cfg.model, simgcl_init="xavier"))
-    assert run_fingerprint(rare, split, None) == base
-    assert run_fingerprint(xavier, split, None) != base
-    # the pre-existing hash: the same parts, as dicts that never had the two keys
+    assert run_fingerprint(cfgmod.replace(cfg, **{"train.checkpoint_minutes": 30.0}), split, None) == base
+    assert run_fingerprint(cfgmod.replace(cfg, **{"train.extra_edges": "x"}), split, None) == base
+    assert run_fingerprint(cfgmod.replace(cfg, **{"model.sgl.drop_ratio": 0.3}), split, None) == base
+    sgl = cfgmod.replace(cfg, **{"model.name": "sgl"})
+    assert run_fingerprint(cfgmod.replace(sgl, **{"model.sgl.drop_ratio": 0.3}), split, None) != (
+        run_fingerprint(sgl, split, None)
+    )
+    mf = cfgmod.replace(cfg, **{"model.name": "bpr-mf"})
+    assert run_fingerprint(cfgmod.replace(mf, **{"model.n_layers": 1}), split, None) == (
+        run_fingerprint(mf, split, None)
+    )
+    extra = sp.csr_matrix(([1.0], ([0], [0])), shape=(3, 3))
+    assert run_fingerprint(cfg, split, None, extra=extra) != base
     digest = hashlib.sha256()
     for p in (split.train, split.valid, split.test):
         digest.update(p.user_items.indptr.tobytes())
         digest.update(p.user_items.indices.tobytes())
-    model = {k: v for k, v in cfgmod.to_dict(cfg.model).items() if k != "simgcl_init"}
-    train = {k: v for k, v in cfgmod.to_dict(cfg.train).items() if k != "checkpoint_minutes"}
+    model = {"dim": 64, "n_layers": 3, "name": "lightgcn", "options": {}}
+    train = {
+        k: v for k, v in cfgmod.to_dict(cfg.train).items() if k not in ("checkpoint_minutes", "extra_edges")
+    }
     evals = {k: v for k, v in cfgmod.to_dict(cfg.eval).items() if k != "screen"}
-    old = cfgmod.fingerprint(cfg.data, cfg.split, model, train, evals, cfg.seed, None, digest.hexdigest())
-    assert base == old
+    rebuilt = cfgmod.fingerprint(cfg.data, cfg.split, model, train, evals, cfg.seed, None, digest.hexdigest())
+    assert base == rebuilt

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from llmrec.atomic import write_json
 from llmrec.augment import artefacts
-from llmrec.config import LLMRecConfig
 from llmrec.errors import ConfigError, DataError
-from llmrec.features import load_augmented, load_saved_inputs, save_inputs
+from llmrec.features import load_saved_inputs, save_inputs
+from llmrec.methods.llmrec import LLMRecConfig
+from llmrec.methods.llmrec import load_llmrec_inputs as load_augmented
 from llmrec.rundir import load_split
 from tests.augment.conftest import N_ITEMS, N_USERS, build_run
 
@@ -30,7 +32,7 @@ def _augment_dir(run: Path, dim: int = 5) -> Path:
     users, pos, neg = np.array([0, 1, 7]), np.array([0, 1, 9]), np.array([3, 2, 10])
     ids = (split.train.user_ids, split.train.item_ids)
     files += artefacts.write_edges(out, users, pos, neg, *ids, {"kind": "local"})
-    artefacts.write_json(out / artefacts.AUDIT_JSON, {"base": {"run_dir": str(run)}})
+    write_json(out / artefacts.AUDIT_JSON, {"base": {"run_dir": str(run)}})
     artefacts.write_manifest(out, "f", [*files, artefacts.AUDIT_JSON], {"teacher": {"kind": "local"}})
     return out
 

@@ -20,8 +20,7 @@ def _config(csv: Path, tmp_path: Path) -> Path:
     path.write_text(
         f"""
 seeds = 3
-models = ["bpr-mf", "lightgcn"]
-stages = ["train", "augment", "llmrec"]
+methods = ["bpr-mf", "lightgcn", "llmrec"]
 
 [data]
 dataset = "custom"
@@ -147,7 +146,9 @@ def test_train_llmrec_from_an_augmentation_folder(
 def test_ablate_switches_each_part_off(finished_run: tuple[Path, Path]) -> None:
     cfg, out = finished_run
     assert main(["ablate", str(cfg), "--out", str(out), "--no-progress"]) == 0
-    table = _json(out / "ablation.json")
+    whole = _json(out / "ablation.json")
+    assert [part["method"] for part in whole["methods"]] == ["llmrec"]
+    table = whole["methods"][0]
     names = [v["name"] for v in table["variants"]]
     assert names == ["full", "no-edges", "no-attributes", "no-profiles", "no-pruning", "no-mae"]
     full = _json(out / "llmrec" / "metrics.json")["test"]
@@ -175,7 +176,7 @@ def test_gfcf_refit_tests_a_filter_of_train_plus_valid(
     csv = write_block_csv(tmp_path)
     out = tmp_path / "gf"
     args = ["train", "--dataset", "custom", "--model", "gf-cf", "--out", str(out), "--no-progress",
-            "--set", f'data.path="{csv}"', "--set", 'data.rating_col="rating"', "--set", "model.gfcf_k=4",
+            "--set", f'data.path="{csv}"', "--set", 'data.rating_col="rating"', "--set", "model.gf-cf.k=4",
             "--set", "split.ratios=[0.6, 0.2, 0.2]", "--set", "train.refit=true"]  # fmt: skip
     assert main(args) == 0
     metrics = _json(out / "metrics.json")
@@ -270,20 +271,35 @@ def test_refit_retrains_a_trained_model_on_train_plus_valid(
 def test_a_baseline_trains_on_the_augmented_graph(
     finished_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import scipy.sparse as sp
+
+    from llmrec.rundir import load_split
+
     cfg, out = finished_run
-    aug = f'llmrec.augment_dir="{out / "augment"}"'
     base = ["train", "--config", str(cfg), "--seeds", "1", "--no-progress",
-            "--set", "llmrec.graph_edges=true", "--set", aug]  # fmt: skip
+            "--set", f'train.extra_edges="{out / "augment"}"']  # fmt: skip
     run = tmp_path / "lgcn-aug"
     assert main([*base, "--model", "lightgcn", "--out", str(run)]) == 0
     metrics = _json(run / "metrics.json")
-    edges = len((out / "augment" / "edges.tsv").read_text().splitlines()) - 1
-    assert metrics["inputs"]["features"] == [] and metrics["inputs"]["triples"] == edges
+    # independent route: the liked pairs read from the augmentation's TSV by their raw ids
+    split = load_split(run)
+    rows = [line.split("\t") for line in (out / "augment" / "edges.tsv").read_text().splitlines()[1:]]
+    user_index = {u: i for i, u in enumerate(split.train.user_ids)}
+    item_index = {it: i for i, it in enumerate(split.train.item_ids)}
+    header = (out / "augment" / "edges.tsv").read_text().splitlines()[0].split("\t")
+    u_col, p_col = header.index("user_id"), header.index("pos_id")
+    pairs = {(user_index[r[u_col]], item_index[r[p_col]]) for r in rows}
+    saved = sp.load_npz(run / "graph_edges.npz").tocoo()
+    assert set(zip(saved.row.tolist(), saved.col.tolist(), strict=True)) == pairs and "inputs" not in metrics
     capsys.readouterr()
     assert main(["evaluate", str(run), "--json"]) == 0  # rebuilds the same augmented graph
     assert json.loads(capsys.readouterr().out)["test"] == pytest.approx(metrics["test"])
     assert main([*base, "--model", "bpr-mf", "--out", str(tmp_path / "mf")]) == 2
     assert "bpr-mf has no graph" in capsys.readouterr().err
+    # the setting of earlier versions is refused with a pointer to the new one, not silently ignored
+    old = ["--set", "llmrec.graph_edges=true", "--set", f'llmrec.augment_dir="{out / "augment"}"']
+    assert main([*base[:-2], *old, "--model", "lightgcn", "--out", str(tmp_path / "old")]) == 2
+    assert "train.extra_edges" in capsys.readouterr().err
 
 
 def test_report_command(

@@ -19,7 +19,7 @@ from llmrec.errors import ConfigError, LLMRecError
 
 ENV_DATA_DIR = "LLMREC_DATA_DIR"
 DEFAULT_CACHE = "runs/llm_cache.sqlite"  # the same default as LLMConfig.cache_path
-TABLE_METRICS = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr@20")
+TABLE_METRICS = ("recall", "ndcg", "precision", "hit", "mrr")  # shown at one K (`table_metrics`)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,25 +61,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_datasets)
 
-    p = sub.add_parser("train", parents=[common], help="train one model and evaluate it on test once")
+    p = sub.add_parser("methods", parents=[common], help="list the methods, their stages, knobs and defaults")
+    p.add_argument("name", nargs="?", help="one method (default: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_methods)
+
+    p = sub.add_parser("train", parents=[common], help="train one method and evaluate it on test once")
     _add_run_options(p)
     p.add_argument("--dataset", help="dataset name (see `llmrec datasets`) or `custom`")
     p.add_argument(
-        "--model", help="bpr-mf | lightgcn | sgl | simgcl | gf-cf | llmrec (needs llmrec.augment_dir)"
+        "--model",
+        "--method",
+        dest="model",
+        help="a method of `llmrec methods`, e.g. lightgcn, sgl, gf-cf, llmrec (needs llmrec.augment_dir)",
     )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
         "run",
         parents=[common],
-        help="the whole pipeline of a config: baselines, augmentation, LLMRec, report",
+        help="every method of a config on one split (baselines, LLM methods), compared; report",
     )
     p.add_argument("config_file", metavar="CONFIG.toml")
     _add_run_options(p, with_config=False)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
-        "ablate", parents=[common], help="the pipeline, then LLMRec with each augmentation and denoiser off"
+        "ablate", parents=[common], help="`llmrec run`, then each method's ablation variants (e.g. LLMRec's)"
     )
     p.add_argument("config_file", metavar="CONFIG.toml")
     _add_run_options(p, with_config=False)
@@ -211,22 +219,9 @@ def _parse_override(item: str) -> tuple[str, Any]:
 
 
 def _apply(cfg: RunConfig, changes: dict[str, Any]) -> RunConfig:
-    """Apply dotted overrides through the typed config (unknown keys raise with valid keys)."""
-    data = cfgmod.to_dict(cfg)
-    for key, value in changes.items():
-        target = data
-        *parents, leaf = key.split(".")
-        for part in parents:
-            if not isinstance(target.get(part), dict):
-                raise ConfigError(f"unknown config section {part!r} in {key!r}; sections: {_sections()}")
-            target = target[part]
-        target[leaf] = value
-    return cfgmod.from_dict(RunConfig, data, "config")
-
-
-def _sections() -> list[str]:
-    """Names of the nested config tables."""
-    return [k for k, v in cfgmod.to_dict(RunConfig()).items() if isinstance(v, dict)]
+    """Apply dotted overrides through the typed config (unknown keys raise with the valid keys; a table
+    of a model or method is checked by its registry when the run is planned)."""
+    return cfgmod.replace(cfg, **changes)
 
 
 def _data_dirs(args: argparse.Namespace, cfg: RunConfig | None = None) -> list[Path]:
@@ -254,31 +249,40 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_methods(args: argparse.Namespace) -> int:
+    """`llmrec methods [NAME]`."""
+    from llmrec.methods.listing import describe, format_methods
+
+    rows = describe(args.name)
+    print(json.dumps(rows, indent=2) if args.json else format_methods(rows))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """`llmrec train`."""
-    from llmrec.pipeline import check_config, prepare, train_models
+    from llmrec.pipeline import train_one
+    from llmrec.plan import plan
 
     cfg = resolve_config(args, args.config)
-    check_config(cfg, single=True)
-    cfg = cfgmod.for_model(cfg, cfg.model.name)  # its [train_by_model] entry, if the config has one
+    plan(cfg, single=True)  # every setting checked before the data loads
     out = args.out or Path("runs") / f"{cfg.data.dataset}-{cfg.model.name}-{cfgmod.fingerprint(cfg)[:8]}"
-    prepared = prepare(cfg, _data_dirs(args, cfg))
-    metrics = train_models(cfg, prepared, out, args.progress)
-    print(format_table({cfg.model.name: metrics}, cfg.seeds))
+    run = train_one(cfg, _data_dirs(args, cfg), out, args.progress)
+    print(format_table({run.name: run.metrics}, cfg.seeds, cfg.eval.ks))
     print(f"run directory: {out}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`llmrec run CONFIG.toml`."""
-    from llmrec.pipeline import compare
+    from llmrec.pipeline import run
 
     cfg = resolve_config(args, Path(args.config_file))
     out = args.out or Path("runs") / f"{Path(args.config_file).stem}-{cfgmod.fingerprint(cfg)[:8]}"
-    summary = compare(cfg, _data_dirs(args, cfg), out, args.progress, dict(os.environ))
+    summary = run(cfg, _data_dirs(args, cfg), out, args.progress, dict(os.environ))
     print(f"{cfg.data.dataset}: test metrics, mean ± std over {cfg.seeds} seed(s)")
-    print(format_table(summary["models"], cfg.seeds))
-    print(_significance_note(summary))
+    print(format_table(summary["models"], cfg.seeds, cfg.eval.ks))
+    if "significance" in summary:
+        print(_significance_note(summary))
     if "augmentation" in summary:
         print(f"augmentation ({_teacher_text(summary['teacher'])}): {out / 'augment' / 'audit.txt'}")
     print(f"run directory: {out} (summary.json, report: {out / 'report.html'})")
@@ -292,10 +296,13 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     cfg = resolve_config(args, Path(args.config_file))
     out = args.out or Path("runs") / f"{Path(args.config_file).stem}-{cfgmod.fingerprint(cfg)[:8]}"
     result = ablate(cfg, _data_dirs(args, cfg), out, args.progress, dict(os.environ))
-    print(f"{cfg.data.dataset}: LLMRec ablation, test metrics, mean ± std over {cfg.seeds} seed(s)")
-    rows = {r["name"]: r for r in result["variants"]}
-    print(format_table(rows, cfg.seeds))
-    print(f"p-values: paired {cfg.eval.significance} against the full model, over seeds")
+    if not result["methods"]:
+        print("no method of this run has ablation variants (`llmrec methods` lists them)")
+    for part in result["methods"]:
+        seeds = f"mean ± std over {cfg.seeds} seed(s)"
+        print(f"{cfg.data.dataset}: {part['method']} ablation, test metrics, {seeds}")
+        print(format_table({r["name"]: r for r in part["variants"]}, cfg.seeds, cfg.eval.ks))
+    print(f"p-values: paired {cfg.eval.significance} against the full method, over seeds")
     print(f"run directory: {out} (ablation.json, report: {out / 'report.html'})")
     return 0
 
@@ -335,7 +342,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(format_table({result["model"]: result}, len(result["runs"])))
+        print(format_table({result["model"]: result}, len(result["runs"]), _run_ks(result)))
     return 0
 
 
@@ -356,7 +363,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 def cmd_augment(args: argparse.Namespace) -> int:
     """`llmrec augment RUN_DIR`."""
     from llmrec.augment.audit import format_audit
-    from llmrec.augment.stage import export_run, run_augmentation
+    from llmrec.augment.stage import export_run
+    from llmrec.inference import augment_run, base_run
 
     cfg = cfgmod.load(args.config) if args.config else _config_of_run(args.run_dir)
     changes: dict[str, Any] = {}
@@ -374,10 +382,12 @@ def cmd_augment(args: argparse.Namespace) -> int:
     if args.import_llmrec:
         changes.update({"augment.teacher": "llmrec", "augment.import_dir": str(args.import_llmrec)})
     cfg = _apply(cfg, changes) if changes else cfg
-    audit = run_augmentation(args.run_dir, cfg.augment, cfg.llm, dict(os.environ), args.out, args.progress)
+    audit = augment_run(args.run_dir, cfg.augment, cfg.llm, dict(os.environ), args.out, args.progress)
     print(json.dumps(audit, indent=2) if args.json else format_audit(audit))
     if args.export_llmrec:
-        files = export_run(args.run_dir, cfg.augment, args.out, args.export_llmrec)
+        base = base_run(args.run_dir, cfg.augment.base_model)
+        folder = args.out or args.run_dir / "augment"
+        files = export_run(base, cfg.augment, folder, args.export_llmrec)
         print(f"LLMRec layout: {', '.join(files)} in {args.export_llmrec}", file=sys.stderr)
     print(f"augmentation folder: {args.out or args.run_dir / 'augment'}", file=sys.stderr)
     return 0
@@ -414,16 +424,31 @@ def cmd_cache_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_table(models: dict[str, dict[str, Any]], seeds: int) -> str:
-    """Plain-text table of test metrics (mean ± std when several seeds, stars from `p_value` maps)."""
+def table_metrics(ks: Sequence[int]) -> tuple[str, ...]:
+    """The table's columns: each metric at the configured K nearest 20, so that no column shows a
+    metric that was never computed (a run with eval.ks = [3, 5, 10] is shown at 10)."""
+    main = min(ks, key=lambda k: (abs(k - 20), k))
+    return tuple(f"{m}@{main}" for m in TABLE_METRICS)
+
+
+def _run_ks(result: dict[str, Any]) -> tuple[int, ...]:
+    """The Ks a result holds metrics at."""
+    ks = sorted({int(name.split("@")[1]) for name in result["test"] if "@" in name})
+    return tuple(ks) or (20,)
+
+
+def format_table(models: dict[str, dict[str, Any]], seeds: int, ks: Sequence[int] = (10, 20, 50)) -> str:
+    """Plain-text table of test metrics (mean ± std when several seeds, stars from `p_value` maps) at
+    the configured `ks`."""
     from llmrec.significance import stars
 
+    columns = table_metrics(ks)
     width = max([12, *(len(n) + 2 for n in models)])
-    header = f"{'model':<{width}}" + "".join(f"{m:>21}" for m in TABLE_METRICS)
+    header = f"{'model':<{width}}" + "".join(f"{m:>21}" for m in columns)
     lines = [header, "-" * len(header)]
     for name, res in models.items():
         cells = []
-        for m in TABLE_METRICS:
+        for m in columns:
             mean = res["test"].get(m, float("nan"))
             std = res.get("test_std", {}).get(m, 0.0)
             mark = stars((res.get("p_value") or {}).get(m))

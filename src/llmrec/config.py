@@ -14,7 +14,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from llmrec.augment.config import AugmentConfig
 from llmrec.errors import ConfigError
@@ -51,34 +51,45 @@ class SplitConfig:
     seed: int = 2024
 
 
+# The flat, prefixed model knobs of earlier versions and where each went (issue 21): an old config
+# gets a one-line error naming the new key instead of a list of valid ones.
+_OLD_KNOBS = {
+    "ssl_temp": "model.sgl.ssl_temp or model.simgcl.ssl_temp",
+    "ssl_max_rows": "model.sgl.ssl_max_rows or model.simgcl.ssl_max_rows",
+    "sgl_weight": "model.sgl.ssl_weight",
+    "sgl_drop": "model.sgl.drop_ratio",
+    "simgcl_weight": "model.simgcl.ssl_weight",
+    "simgcl_eps": "model.simgcl.eps",
+    "simgcl_init": "model.simgcl.init",
+    "gfcf_alpha": "model.gf-cf.alpha",
+    "gfcf_k": "model.gf-cf.k",
+    "llmrec_fusion": "model.llmrec.fusion",
+    "llmrec_feature_weight": "model.llmrec.feature_weight",
+    "llmrec_aug_weight": "model.llmrec.aug_weight",
+    "llmrec_prune": "model.llmrec.prune_mode",
+    "llmrec_prune_ratio": "model.llmrec.prune_ratio",
+    "llmrec_mask_ratio": "model.llmrec.mask_ratio",
+    "llmrec_mae_weight": "model.llmrec.mae_weight",
+    "llmrec_mae_gamma": "model.llmrec.mae_gamma",
+}
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which model to build and its architecture hyperparameters."""
+    """Which model to build, the architecture knobs models share, and each model's own knobs.
 
-    name: str = "lightgcn"  # lightgcn | bpr-mf | sgl | simgcl | gf-cf | llmrec
-    dim: int = 64
-    n_layers: int = 3
-    # Model-specific knobs, published defaults (each model reads only its own; see models.KNOBS).
-    ssl_temp: float = 0.2  # InfoNCE temperature tau of SGL and SimGCL (both papers)
-    ssl_max_rows: int = 4096  # InfoNCE over at most this many unique users / items: cost grows as its square
-    sgl_weight: float = 0.1  # SGL-ED's InfoNCE weight lambda (Wu et al. 2021, Yelp2018 / SELFRec)
-    sgl_drop: float = 0.1  # SGL-ED's edge-dropout ratio rho of each view
-    simgcl_weight: float = 0.5  # SimGCL's InfoNCE weight lambda (Yu et al. 2022, Yelp2018)
-    simgcl_eps: float = 0.1  # SimGCL's noise norm epsilon
-    # SimGCL's initial embeddings: "normal" is LightGCN's N(0, 0.1); "xavier" the SimGCL authors' code's
-    # Xavier-uniform, rows ~12x smaller on Gowalla, so the same eps is a larger perturbation early on
-    simgcl_init: str = "normal"
-    gfcf_alpha: float = 0.3  # GF-CF's weight of the ideal low-pass filter (Shen et al. 2021)
-    gfcf_k: int = 256  # GF-CF's singular vectors in the ideal low-pass filter
-    # LLMRec (Wei et al. 2024); numbers from the official code's Netflix settings (utility/parser.py)
-    llmrec_fusion: str = "fixed"  # fixed: ID + feature_weight * features | learned: softmax-weighted mix
-    llmrec_feature_weight: float = 0.02  # model_cat_rate: weight of each normalised feature embedding
-    llmrec_aug_weight: float = 0.012  # aug_mf_rate: weight of the BPR loss on augmented triples
-    llmrec_prune: str = "paper"  # paper: drop the worst augmented pairs | official: keep the hardest pairs
-    llmrec_prune_ratio: float = 0.71  # prune_loss_drop_rate: share of pairs dropped
-    llmrec_mask_ratio: float = 0.1  # mask_rate: share of feature nodes masked for MAE
-    llmrec_mae_weight: float = 1e-5  # att_re_rate: weight of the MAE reconstruction loss
-    llmrec_mae_gamma: float = 2.0  # alpha_l: power of the scaled cosine error
+    `options` holds the `[model.<name>]` tables (e.g. `[model.sgl] drop_ratio = 0.2`) as read; each
+    is typed and checked against the dataclass declared next to that model (`llmrec.factory`), before
+    any data loads. In a file they are sub-tables of [model], not an `options` key.
+    """
+
+    EXTRA_TABLES: ClassVar[str] = "options"
+    RENAMED: ClassVar[dict[str, str]] = {k: f"{k} is now {v}" for k, v in _OLD_KNOBS.items()}
+
+    name: str = "lightgcn"  # a model of llmrec.models.MODELS (`llmrec methods` lists them)
+    dim: int = 64  # embedding width (models with embeddings)
+    n_layers: int = 3  # propagation layers (graph models)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,9 @@ class TrainConfig:
     # a run directory of the same split: each seed starts from that run's selected weights of the same
     # seed (e.g. to continue a run with a decaying learning rate) instead of a fresh initialisation
     init_from: str = ""
+    # an augmentation folder (`llmrec augment`, or a run's OUT/<method>/augment) whose LLM-picked
+    # (user, liked item) pairs join the propagation graph: any graph model trains on the augmented graph
+    extra_edges: str = ""
     # minutes between checkpoints of a training seed (its resumable state, in the run folder); one is
     # also saved when training stops early. 0 saves after every epoch. Not part of a run's fingerprint.
     checkpoint_minutes: float = 2.0
@@ -135,32 +149,6 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
-class LLMRecConfig:
-    """What the LLMRec model trains on: which augmentation artefacts, and from which folder.
-
-    Each switch turns one augmentation on or off (the ablations of `llmrec ablate`); the denoisers are
-    model knobs (`model.llmrec_prune_ratio = 0` switches pruning off, `model.llmrec_mae_weight = 0` MAE).
-    A switch that is on needs its artefact: a missing one is an error, never a silently smaller model.
-    """
-
-    augment_dir: str = ""  # an augmentation folder (`llmrec augment`); `llmrec run` uses OUT/augment
-    edges: bool = True  # BPR on the augmented (user, liked, disliked) triples (edges.npz)
-    item_text: bool = True  # item text vectors of the dataset's own metadata (item_text.npy)
-    item_attributes: bool = True  # the augmented item attributes, all in one text (item_attr_all.npy)
-    user_profiles: bool = True  # the augmented user profiles (user_profile.npy)
-    # any graph model (LightGCN, SGL, SimGCL, GF-CF, LLMRec): add the augmented (user, liked item) pairs
-    # to the propagation graph, so every backbone can train on the augmented graph
-    graph_edges: bool = False
-    # keep this many principal components of each feature matrix (0: all): a fixed, label-free rotation
-    # that cuts the per-step projection cost on large catalogues (MiniLM vectors have 384 columns)
-    feature_dim: int = 0
-
-    def __post_init__(self) -> None:
-        if self.feature_dim < 0:
-            raise ConfigError(f"llmrec.feature_dim must not be negative, got {self.feature_dim}")
-
-
-@dataclass(frozen=True)
 class RunConfig:
     """Everything one `llmrec train` run depends on."""
 
@@ -171,15 +159,25 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # `llmrec augment`: see docs/augment.md
     llm: LLMConfig = field(default_factory=LLMConfig)  # the LLM behind augment (see docs/llm.md)
-    llmrec: LLMRecConfig = field(default_factory=LLMRecConfig)  # model "llmrec": its augmented inputs
     seed: int = 2024  # first model seed; seed + i for the i-th repeat
     seeds: int = 1
-    models: tuple[str, ...] = ()  # `llmrec run`: models compared on one split (empty: model.name)
-    # `llmrec run`: "train" the models, then optionally "augment" and train "llmrec" on the augmentations
-    stages: tuple[str, ...] = ("train",)
-    # [train] keys that differ for one model of `models` (or "llmrec"), e.g. [train_by_model.bpr-mf]
-    # lr = 0.005: a shared schedule rarely suits a matrix factorisation and a graph model alike
+    # `llmrec run`: the methods compared on one split, in order (empty: model.name alone). An entry
+    # "NAME:STAGE" runs that method only up to STAGE (`llmrec methods` lists methods and stages).
+    methods: tuple[str, ...] = ()
+    # [train] keys that differ for one method of `methods`, e.g. [train_by_model.bpr-mf] lr = 0.005:
+    # a shared schedule rarely suits a matrix factorisation and a graph model alike
     train_by_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the methods' own tables ([llmrec], ...), as read; each is typed and checked by its method's recipe
+    # (llmrec.methods) before any data loads. In a file they are top-level tables, not a `sections` key.
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    EXTRA_TABLES: ClassVar[str] = "sections"
+    RENAMED: ClassVar[dict[str, str]] = {
+        "models": "`models` and `stages` are now one list, `methods`, e.g. "
+        'methods = ["bpr-mf", "lightgcn", "llmrec"]',
+        "stages": "`models` and `stages` are now one list, `methods`, e.g. "
+        'methods = ["bpr-mf", "lightgcn", "llmrec"] (LLMRec runs its own augment and train stages)',
+    }
 
     def __post_init__(self) -> None:
         for name, override in self.train_by_model.items():
@@ -190,22 +188,43 @@ class RunConfig:
             from_dict(TrainConfig, {**to_dict(self.train), **override}, f"train_by_model.{name}")
 
 
-def for_model(config: RunConfig, name: str) -> RunConfig:
-    """The config of one model of a run: `model.name` set and its `train_by_model` keys applied."""
+def for_model(config: RunConfig, name: str, model: str | None = None) -> RunConfig:
+    """The config of one method of a run: `model.name` set (default: the method's own name) and its
+    `train_by_model` keys applied."""
     override = {f"train.{k}": v for k, v in config.train_by_model.get(name, {}).items()}
-    return replace(config, **{"model.name": name, **override})
+    return replace(config, **{"model.name": model or name, **override})
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
-    """Build dataclass `cls` from a mapping, checking keys and coercing simple types."""
+    """Build dataclass `cls` from a mapping, checking keys and coercing simple types.
+
+    A class with `EXTRA_TABLES` collects the sub-tables that are not its fields into that field, for a
+    registry to check (the `[model.<name>]` and method tables); a key in its `RENAMED` is an error that
+    says where the setting went.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    extra_field: str | None = getattr(cls, "EXTRA_TABLES", None)
+    extra: dict[str, Any] = {}
+    if extra_field is not None:
+        if extra_field in data:
+            raise ConfigError(f"{where}: {extra_field!r} is not a key; write its entries as sub-tables")
+        extra = {k: v for k, v in data.items() if k not in fields and isinstance(v, dict)}
+        data = {k: v for k, v in data.items() if k not in extra}
     unknown = sorted(set(data) - set(fields))
+    renamed: dict[str, str] = getattr(cls, "RENAMED", {})
+    for key in unknown:
+        if key in renamed:
+            raise ConfigError(f"{where}: {renamed[key]}")
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(fields)}")
+        valid = sorted(set(fields) - {extra_field})
+        tables = ", and sub-tables (`llmrec methods` lists them)" if extra_field else ""
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {valid}{tables}")
     hints = typing.get_type_hints(cls)
     kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    if extra_field is not None:
+        kwargs[extra_field] = {**kwargs.get(extra_field, {}), **{k: dict(v) for k, v in extra.items()}}
     return cls(**kwargs)
 
 
@@ -249,8 +268,16 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """Plain-data view of a config (tuples become lists), for JSON/TOML output."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+    """Plain-data view of a config as a file holds it: tuples become lists, `EXTRA_TABLES` become
+    sub-tables. `from_dict(type(c), to_dict(c)) == c`."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        out[f.name] = to_dict(value) if dataclasses.is_dataclass(value) else value
+    extra_field = getattr(type(config), "EXTRA_TABLES", None)
+    if extra_field is not None:
+        out.update(out.pop(extra_field))
+    return cast(dict[str, Any], json.loads(json.dumps(out)))
 
 
 def load(path: str | Path) -> RunConfig:
@@ -268,35 +295,40 @@ def load(path: str | Path) -> RunConfig:
 def dumps_toml(config: RunConfig) -> str:
     """Serialise a RunConfig as TOML (None values are left out, which restores the default)."""
     lines: list[str] = []
-    top = to_dict(config)
-    for key, value in top.items():
+    _emit_table(lines, [], to_dict(config))
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _emit_table(lines: list[str], path: list[str], table: dict[str, Any]) -> None:
+    """One TOML table: its header, its plain values, then its sub-tables."""
+    if path:
+        lines.append(f"\n[{'.'.join(_toml_key(p) for p in path)}]")
+    for key, value in table.items():
         if not isinstance(value, dict) and value is not None:
-            lines.append(f"{key} = {json.dumps(value)}")
-    for key, value in top.items():
-        if isinstance(value, dict) and key != "train_by_model":
-            lines.append(f"\n[{key}]")
-            lines.extend(f"{k} = {json.dumps(v)}" for k, v in value.items() if v is not None)
-    for name, override in top["train_by_model"].items():
-        lines.append(f"\n[train_by_model.{json.dumps(name)}]")
-        lines.extend(f"{k} = {json.dumps(v)}" for k, v in override.items() if v is not None)
-    return "\n".join(lines) + "\n"
+            lines.append(f"{_toml_key(key)} = {json.dumps(value)}")
+    for key, value in table.items():
+        if isinstance(value, dict):
+            _emit_table(lines, [*path, key], value)
+
+
+def _toml_key(key: str) -> str:
+    """A bare TOML key where allowed, else a quoted one."""
+    return key if key and all(c.isalnum() or c in "_-" for c in key) and key.isascii() else json.dumps(key)
 
 
 def replace(config: T, **changes: Any) -> T:
-    """`dataclasses.replace` that accepts dotted stage keys: replace(cfg, **{"train.lr": 0.01})."""
-    nested: dict[str, dict[str, Any]] = {}
-    flat: dict[str, Any] = {}
+    """`dataclasses.replace` that accepts dotted keys at any depth: replace(cfg, **{"train.lr": 0.01}),
+    replace(cfg, **{"model.sgl.drop_ratio": 0.2}); the result is checked like a loaded file."""
+    data = to_dict(config)
     for key, value in changes.items():
-        if "." in key:
-            stage, name = key.split(".", 1)
-            nested.setdefault(stage, {})[name] = value
-        else:
-            flat[key] = value
-    for stage, stage_changes in nested.items():
-        current = getattr(config, stage)
-        merged = {**to_dict(current), **stage_changes}
-        flat[stage] = from_dict(type(current), merged, stage)
-    return dataclasses.replace(config, **flat)  # type: ignore[type-var]
+        target = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{key}: {part!r} is a value, not a table")
+        target[leaf] = to_dict(value) if dataclasses.is_dataclass(value) else value
+    return from_dict(type(config), data, "config")
 
 
 def fingerprint(*parts: Any) -> str:

@@ -14,7 +14,7 @@ time) are excluded from ranking.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numba
 import numpy as np
@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import torch
 
 from llmrec.data.interactions import Interactions
+from llmrec.models.base import Embedder, Scorer, capabilities_of
 from llmrec.topk import ScreenedTopK, mask_seen, worth_screening
 
 METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
@@ -216,14 +217,13 @@ def embedding_scorer(
 def model_scorer(
     model: torch.nn.Module, graph: Any, screen: bool | None = None
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A score function for a model in eval mode: embeddings computed once where the model has them.
-
-    Models without `embed` (e.g. GF-CF, a graph filter with no embedding) are asked for each batch.
+    """A score function for a model in eval mode: embeddings computed once for a model declared
+    `embeddings`; any other (GF-CF, popularity) is asked for each batch.
     `screen` is passed to `EmbeddingScorer` (None: decide by CPU and catalogue).
     """
     model.eval()
-    if not hasattr(model, "embed"):
-        return lambda users: model.score(users, graph)  # type: ignore[operator]
+    if not capabilities_of(model).embeddings:
+        return lambda users: cast(Scorer, model).score(users, graph)
     with torch.no_grad():
-        user_emb, item_emb = model.embed(graph)  # type: ignore[operator]
+        user_emb, item_emb = cast(Embedder, model).embed(graph)
     return embedding_scorer(user_emb, item_emb, screen)

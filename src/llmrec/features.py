@@ -1,4 +1,7 @@
-"""The LLMRec model's augmented inputs: side features and augmented triples from an augmentation folder.
+"""A method's augmented inputs: side features and augmented triples read from an augmentation folder.
+
+Which files a method reads is its recipe's business (`FeatureSpec` lists: LLMRec's in
+`methods/llmrec.py`); the reading and checking is shared here.
 
 Everything is checked against the run's split before a model sees it: the folder must hold a finished
 augmentation of this very split (otherwise the candidates may come from a model that saw our test
@@ -17,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
+from llmrec.atomic import atomic_write
 from llmrec.augment import artefacts
-from llmrec.config import LLMRecConfig
 from llmrec.data.dataset import Split
 from llmrec.errors import ConfigError, DataError
 from llmrec.models import SideFeatures
@@ -28,15 +32,20 @@ from llmrec.rundir import load_split
 
 log = logging.getLogger("llmrec")
 
-# config switch -> (side, feature name in the model, artefact file stem, the augment switch that makes it)
-FEATURES: dict[str, tuple[str, str, str, str]] = {
-    "user_profiles": ("user", "profile", "user_profile", "augment.profiles"),
-    "item_text": ("item", "text", "item_text", "augment (always written)"),
-    "item_attributes": ("item", "attributes", "item_attr_all", "augment.item_attributes"),
-}
 SAVED_FEATURES, SAVED_TRIPLES = "side_features.npz", "augmented.npz"
 
 Triples = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One side-feature matrix a method reads from an augmentation folder, and the switch that asks for it."""
+
+    switch: str  # the method's config key that turns it on, e.g. "llmrec.user_profiles"
+    side: str  # "user" or "item": one row per user or per item
+    name: str  # the feature's name in the model (projection order follows the list order)
+    stem: str  # the artefact file: <stem>.npy
+    producer: str  # the setting that makes the file, for the error when it is missing
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,8 +72,16 @@ def feature_dims(inputs: AugmentedInputs | None) -> tuple[tuple[int, ...], tuple
     return ((), ()) if inputs is None else (inputs.user_dims, inputs.item_dims)
 
 
-def load_augmented(augment_dir: Path, split: Split, cfg: LLMRecConfig) -> AugmentedInputs:
-    """The artefacts `cfg` switches on, read from `augment_dir` and checked against `split`."""
+def load_augmented(
+    augment_dir: Path,
+    split: Split,
+    features: list[FeatureSpec],
+    edges: bool,
+    feature_dim: int = 0,
+    edges_switch: str = "llmrec.edges",
+) -> AugmentedInputs:
+    """The `features` (and with `edges` the augmented triples) read from `augment_dir`, checked
+    against `split`. `feature_dim` > 0 keeps that many principal components of wider matrices."""
     manifest = augment_dir / artefacts.MANIFEST
     if not manifest.is_file():
         raise DataError(
@@ -77,27 +94,25 @@ def load_augmented(augment_dir: Path, split: Split, cfg: LLMRecConfig) -> Augmen
     item: dict[str, torch.Tensor] = {}
     used: list[str] = []
     reduced: dict[str, dict[str, float]] = {}
-    for switch, (side, name, stem, producer) in FEATURES.items():
-        if not getattr(cfg, switch):
-            continue
-        path = augment_dir / f"{stem}.npy"
+    for spec in features:
+        path = augment_dir / f"{spec.stem}.npy"
         if not path.is_file():
             raise ConfigError(
-                f"llmrec.{switch} is on but {path} does not exist (made by {producer}); "
+                f"{spec.switch} is on but {path} does not exist (made by {spec.producer}); "
                 f"switch it off or rerun the augmentation with it"
             )
-        matrix = _read_matrix(path, sizes[side], side)
+        matrix = _read_matrix(path, sizes[spec.side], spec.side)
         if not matrix.any():
             raise ConfigError(
-                f"llmrec.{switch} is on but every row of {path} is empty (nothing was written for any "
-                f"{side}, e.g. no attribute in the metadata of a local teacher); switch it off"
+                f"{spec.switch} is on but every row of {path} is empty (nothing was written for any "
+                f"{spec.side}, e.g. no attribute in the metadata of a local teacher); switch it off"
             )
-        if cfg.feature_dim and matrix.shape[1] > cfg.feature_dim:
-            matrix, kept = principal_components(matrix, cfg.feature_dim)
-            reduced[path.name] = {"columns": cfg.feature_dim, "variance_kept": round(kept, 4)}
-        (user if side == "user" else item)[name] = torch.from_numpy(matrix)
+        if feature_dim and matrix.shape[1] > feature_dim:
+            matrix, kept = principal_components(matrix, feature_dim)
+            reduced[path.name] = {"columns": feature_dim, "variance_kept": round(kept, 4)}
+        (user if spec.side == "user" else item)[spec.name] = torch.from_numpy(matrix)
         used.append(path.name)
-    triples = _read_triples(augment_dir, split) if cfg.edges else None
+    triples = _read_triples(augment_dir, split, edges_switch) if edges else None
     teacher = json.loads(manifest.read_text(encoding="utf-8")).get("teacher", {})
     sources = {
         "augment_dir": str(augment_dir),
@@ -107,6 +122,28 @@ def load_augmented(augment_dir: Path, split: Split, cfg: LLMRecConfig) -> Augmen
         "principal_components": reduced,
     }
     return AugmentedInputs(SideFeatures(user=user, item=item), triples, sources)
+
+
+def load_extra_edges(folder: str | Path, split: Split, switch: str = "train.extra_edges") -> sp.csr_matrix:
+    """The augmented (user, liked item) pairs of an augmentation folder as a users x items matrix, to
+    join a model's graph; the folder must be a finished augmentation of this very split."""
+    augment_dir = Path(folder).expanduser()
+    if not (augment_dir / artefacts.MANIFEST).is_file():
+        raise DataError(
+            f"{switch}: {augment_dir} holds no finished augmentation ({artefacts.MANIFEST} missing)"
+        )
+    _check_same_split(augment_dir, split)
+    users, pos, _ = _read_triples(augment_dir, split, switch)
+    return triples_as_edges((users, pos, pos), split)
+
+
+def triples_as_edges(triples: Triples, split: Split) -> sp.csr_matrix:
+    """The (user, liked item) pairs of augmented triples as a binary users x items matrix."""
+    users, pos, _ = triples
+    shape = (split.train.n_users, split.train.n_items)
+    edges = sp.csr_matrix((np.ones(len(users), np.float32), (users, pos)), shape=shape)
+    edges.data[:] = 1.0  # a pair picked twice is one edge
+    return edges
 
 
 def _read_matrix(path: Path, rows: int, side: str) -> np.ndarray:
@@ -142,12 +179,12 @@ def principal_components(matrix: np.ndarray, k: int) -> tuple[np.ndarray, float]
     return np.ascontiguousarray(centred @ top, dtype=np.float32), kept
 
 
-def _read_triples(augment_dir: Path, split: Split) -> Triples:
+def _read_triples(augment_dir: Path, split: Split, switch: str) -> Triples:
     """edges.npz as index arrays, with indices and raw ids checked against the split."""
     path = augment_dir / artefacts.EDGES_NPZ
     if not path.is_file():
         raise ConfigError(
-            f"llmrec.edges is on but {path} does not exist (made by augment.edges); "
+            f"{switch} is on but {path} does not exist (made by augment.edges); "
             "switch it off or rerun the augmentation with it"
         )
     try:
@@ -198,10 +235,10 @@ def save_inputs(inputs: AugmentedInputs, run_dir: Path) -> None:
     arrays = {f"{side}/{name}": x.numpy() for side in ("user", "item")
               for name, x in getattr(inputs.features, side).items()}  # fmt: skip
     arrays["sources"] = np.array(json.dumps(inputs.sources))
-    artefacts.atomic_write(run_dir / SAVED_FEATURES, lambda f: np.savez(f, **arrays), binary=True)
+    atomic_write(run_dir / SAVED_FEATURES, lambda f: np.savez(f, **arrays), binary=True)
     if inputs.triples is not None:
         users, pos, neg = inputs.triples
-        artefacts.atomic_write(
+        atomic_write(
             run_dir / SAVED_TRIPLES, lambda f: np.savez(f, user=users, pos=pos, neg=neg), binary=True
         )
 
@@ -226,14 +263,13 @@ def load_saved_inputs(run_dir: Path) -> AugmentedInputs | None:
     return AugmentedInputs(SideFeatures(user=user, item=item), triples, sources)
 
 
-def resolve_augment_dir(cfg: LLMRecConfig) -> Path:
-    """The configured augmentation folder, or ConfigError when none is named."""
-    if not cfg.augment_dir:
-        raise ConfigError(
-            "model 'llmrec' needs llmrec.augment_dir (a folder written by `llmrec augment`), "
-            "or `llmrec run` with stages ['train', 'augment', 'llmrec']"
-        )
-    return Path(cfg.augment_dir)
-
-
-__all__ = ["FEATURES", "AugmentedInputs", "load_augmented", "load_saved_inputs", "save_inputs"]
+__all__ = [
+    "AugmentedInputs",
+    "FeatureSpec",
+    "feature_dims",
+    "load_augmented",
+    "load_extra_edges",
+    "load_saved_inputs",
+    "save_inputs",
+    "triples_as_edges",
+]

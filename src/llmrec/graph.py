@@ -9,13 +9,14 @@ import scipy.sparse as sp
 import torch
 
 from llmrec.data.interactions import Interactions
-from llmrec.models.llmrec import SideFeatures
+from llmrec.models.base import GraphLike, SideFeatures
 from llmrec.models.ops import normalized_adjacency, to_torch_csr
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: comparing sparse matrices field-wise is ambiguous
 class Graph:
-    """Symmetric normalised adjacency D^-1/2 A D^-1/2 of the bipartite graph (users first) and its edges.
+    """Symmetric normalised adjacency D^-1/2 A D^-1/2 of the bipartite graph (users first) and its edges:
+    the `GraphLike` that models are handed.
 
     `user_items` is the binary users x items matrix the adjacency was built from (train plus any extra
     edges): models that rebuild or refit from the raw edges (SGL's dropout views, GF-CF) read it, so
@@ -43,4 +44,4 @@ def build_graph(
     return Graph(adj, train.n_users, train.n_items, user_items, features)
 
 
-__all__ = ["Graph", "SideFeatures", "build_graph", "normalized_adjacency", "to_torch_csr"]
+__all__ = ["Graph", "GraphLike", "SideFeatures", "build_graph", "normalized_adjacency", "to_torch_csr"]

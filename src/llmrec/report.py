@@ -11,14 +11,14 @@ out, never guessed.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from llmrec import report_charts as charts
-from llmrec.report_render import Block, Cell, Chart, Sample, Section, Table, render_html, render_markdown
+from llmrec.atomic import write_text
+from llmrec.report_augment import augmentation_section, count, teacher_text
+from llmrec.report_render import Block, Cell, Chart, Section, Table, render_html, render_markdown
 from llmrec.significance import stars
 
 CHART_NAMES = ("curves", "loss", "activity", "edge-quality")  # written as report-<name>.svg
@@ -26,50 +26,15 @@ EVERY_K = ("recall", "ndcg")  # shown at every cutoff
 ONE_K = ("precision", "hit", "mrr")  # shown at one cutoff only, so that the table fits a screen
 MAIN_K = 20
 STAR_NOTE = "* p < 0.05, ** p < 0.01, *** p < 0.001, a difference either way"
-QUALITY = (
-    ("augmented_positive", "augmented positive"),
-    ("base_top1", "base model's top-1"),
-    ("random_candidate", "random candidate"),
-    ("augmented_negative", "augmented negative"),
-)
-CATALOGUE = (("users", "users"), ("items", "items"), ("untitled_items", "items without a title"))
-COUNTS = (
-    ("users", "users"),
-    ("items", "items"),
-    ("usable", "usable"),
-    ("no_history", "users without history"),
-    ("too_few_candidates", "users with fewer than 2 candidates"),
-    ("short_candidates", "users with a short candidate list"),
-    ("prompts", "prompts"),
-    ("over_budget", "prompts over the token budget (not sent)"),
-    ("failed_requests", "failed requests"),
-    ("repaired", "answers repaired"),
-    ("invalid_after_repair", "answers dropped after repair"),
-    ("imported_entries", "entries imported from LLMRec's files"),
-    ("texts", "texts"),
-    ("unique", "distinct texts"),
-    ("encoded", "encoded"),
-    ("cached", "from the cache"),
-    ("seconds", "seconds"),
-)
-USAGE = (
-    ("requests", "requests"),
-    ("cache_hits", "cache hits"),
-    ("answered", "answered"),
-    ("failures", "failures"),
-    ("retries", "retries"),
-    ("prompt_tokens", "prompt tokens"),
-    ("completion_tokens", "completion tokens"),
-    ("invalid", "invalid answers"),
-    ("repairs", "repairs"),
-    ("cost_usd", "cost (USD)"),
-)
 
 
-def write_report(run_dir: Path) -> list[Path]:
-    """Write report.html, report.md and the SVG charts report.md links into `run_dir`; return their paths."""
+def write_report(run_dir: Path, summary: Mapping[str, Any] | None = None) -> list[Path]:
+    """Write report.html, report.md and the SVG charts report.md links into `run_dir`; return their paths.
+
+    `summary` is the run's summary (default: its summary.json, which a run writes after its report).
+    """
     run_dir = Path(run_dir)
-    summary = _read_json(run_dir / "summary.json")
+    summary = summary if summary is not None else _read_json(run_dir / "summary.json")
     if summary is None:
         raise FileNotFoundError(
             f"{run_dir / 'summary.json'} not found: not a finished `llmrec run` directory"
@@ -78,22 +43,22 @@ def write_report(run_dir: Path) -> list[Path]:
     audit = summary.get("augmentation") or _read_json(run_dir / "augment" / "audit.json")
     candidates = (
         _results_section(summary),
-        _ablation_section(_read_json(run_dir / "ablation.json"), summary),
+        *_ablation_sections(_read_json(run_dir / "ablation.json"), summary),
         _curves_section(summary, metrics),
         _activity_section(summary, metrics),
-        _augmentation_section(audit),
+        augmentation_section(audit),
     )
     sections = [s for s in candidates if s is not None]
     title = f"llmrec run: {summary.get('dataset', run_dir.name)}"
     lede, notes = _heading(summary, metrics, summary.get("teacher") or (audit or {}).get("teacher"))
     written = [run_dir / "report.html", run_dir / "report.md"]
-    _write(written[0], render_html(title, lede, notes, sections))
-    _write(written[1], render_markdown(title, lede, notes, sections))
+    write_text(written[0], render_html(title, lede, notes, sections))
+    write_text(written[1], render_markdown(title, lede, notes, sections))
     drawn = {b.name: b.svg for s in sections for b in s.blocks if isinstance(b, Chart)}
     for name in CHART_NAMES:
         path = run_dir / f"report-{name}.svg"
         if name in drawn:
-            _write(path, drawn[name])
+            write_text(path, drawn[name])
             written.append(path)
         else:  # a chart left over from an earlier report would describe another run
             path.unlink(missing_ok=True)
@@ -103,27 +68,20 @@ def write_report(run_dir: Path) -> list[Path]:
 def _heading(summary: Mapping[str, Any], metrics: Mapping[str, Any], teacher: Any) -> tuple[str, list[str]]:
     """The line under the title (dataset, seeds, teacher, split) and the split's notes."""
     seeds = int(summary.get("seeds") or 1)
-    parts = [str(summary.get("dataset", "?")), f"{seeds} seed{'s' if seeds != 1 else ''}", _teacher(teacher)]
+    parts = [
+        str(summary.get("dataset", "?")),
+        f"{seeds} seed{'s' if seeds != 1 else ''}",
+        teacher_text(teacher),
+    ]
     split = next((m["split"] for m in metrics.values() if "split" in m), None)
     if split is None:
         return " · ".join(parts), []
     parts.append(
-        f"{split.get('method', '?')} split of {_count(split.get('n_users'))} users × "
-        f"{_count(split.get('n_items'))} items: {_count(split.get('train'))} train / "
-        f"{_count(split.get('valid'))} valid / {_count(split.get('test'))} test interactions"
+        f"{split.get('method', '?')} split of {count(split.get('n_users'))} users × "
+        f"{count(split.get('n_items'))} items: {count(split.get('train'))} train / "
+        f"{count(split.get('valid'))} valid / {count(split.get('test'))} test interactions"
     )
     return " · ".join(parts), [f"Data: {note}" for note in split.get("notes", [])]
-
-
-def _teacher(teacher: Any) -> str:
-    """Who wrote the augmentations, in plain words."""
-    if not isinstance(teacher, Mapping):
-        return "no teacher (augmentation not run)"
-    if teacher.get("kind") == "local":
-        return "local teacher (no LLM)"
-    if teacher.get("kind") == "llm":
-        return f"LLM teacher {teacher.get('backend', '?')} / {teacher.get('model', '?')}"
-    return f"teacher: {teacher.get('kind', '?')}"
 
 
 def _results_section(summary: Mapping[str, Any]) -> Section | None:
@@ -190,14 +148,27 @@ def _has_p_values(entries: Iterable[Mapping[str, Any]]) -> bool:
     return any(v is not None for e in entries for v in (e.get("p_value") or {}).values())
 
 
-def _ablation_section(ablation: Any, summary: Mapping[str, Any]) -> Section | None:
+def _ablation_sections(ablation: Any, summary: Mapping[str, Any]) -> list[Section]:
+    """One ablation table per method that has one (an ablation.json of one method, as written before
+    issue 21, is read as such)."""
+    if not ablation:
+        return []
+    parts = ablation.get("methods") or [ablation]
+    sections = [_ablation_section(part, ablation, summary, len(parts) > 1) for part in parts]
+    return [s for s in sections if s is not None]
+
+
+def _ablation_section(
+    ablation: Mapping[str, Any], whole: Mapping[str, Any], summary: Mapping[str, Any], named: bool
+) -> Section | None:
     """One row per ablation variant: its switches, and test metrics with stars and change vs the reference."""
-    if not ablation or not ablation.get("variants"):
+    if not ablation.get("variants"):
         return None
+    method = ablation.get("method", "llmrec")
     variants = ablation["variants"]
     names = ablation.get("metrics") or list(variants[0].get("test", {}))
     switches = list(dict.fromkeys(s for v in variants for s in v.get("switches", {})))
-    std_shown = int(ablation.get("seeds") or summary.get("seeds") or 1) > 1
+    std_shown = int(whole.get("seeds") or summary.get("seeds") or 1) > 1
     rivals = {v["name"]: v for v in variants}
     rows = [
         [Cell(v.get("label") or v["name"])]
@@ -208,16 +179,17 @@ def _ablation_section(ablation: Any, summary: Mapping[str, Any]) -> Section | No
         ]
         for v in variants
     ]
-    named = rivals.get(ablation.get("reference"), {})
-    reference = named.get("label") or named.get("name") or "the reference"
+    full = rivals.get(ablation.get("reference"), {})
+    reference = full.get("label") or full.get("name") or "the reference"
     note = (
-        f"Each variant turns LLMRec's parts on (✓) or off (✗). Test metrics, mean ± std over seeds; bold: "
+        f"Each variant turns {method}'s parts on (✓) or off (✗). Test metrics, mean ± std over seeds; bold: "
         f"best in its column; the percentage is the change of the mean relative to {reference}."
     )
     if _has_p_values(variants):
         test = (ablation.get("significance") or summary.get("significance") or {}).get("test", "test")
         note += f" Stars: paired {test} over seeds against {reference}; {STAR_NOTE}."
-    return Section("ablation", "Ablation", [Table(["Variant", *switches, *names], rows), note])
+    section_id, title = (f"ablation-{method}", f"Ablation: {method}") if named else ("ablation", "Ablation")
+    return Section(section_id, title, [Table(["Variant", *switches, *names], rows), note])
 
 
 def _curves_section(summary: Mapping[str, Any], metrics: Mapping[str, Any]) -> Section | None:
@@ -330,127 +302,14 @@ def _mean_groups(per_seed: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[s
     return out
 
 
-def _augmentation_section(audit: Any) -> Section | None:
-    """What the teacher produced: counts, edge quality against baselines, coverage, LLM cost, samples."""
-    if not audit:
-        return None
-    base = audit.get("base") or {}
-    teacher = audit.get("teacher") or {}
-    note = str(teacher.get("note") or "")
-    intro = f"Teacher: {_teacher(teacher)}." + (f" {note[:1].upper()}{note[1:]}." if note else "")
-    if base:
-        intro += (
-            f" Candidates from base model {base.get('model', '?')} (seed {base.get('seed', '?')}, "
-            f"{base.get('selected_by', '')}), {audit.get('n_candidates', '?')} per user."
-        )
-    blocks: list[Block] = [intro, Table(["Part", "What", "Count"], _count_rows(audit))]
-    quality = (audit.get("edges") or {}).get("quality") or {}
-    shares = [(label, quality[key]) for key, label in QUALITY if quality.get(key) is not None]
-    if shares:
-        title = "Edge quality: picks the user went on to choose"
-        group = [[f"{_count(quality.get('users'))} users with a validation item"]]
-        bars = [charts.Bars(label, charts.colour(i), [v]) for i, (label, v) in enumerate(shares)]
-        svg = charts.bar_chart(group, bars, title, "share in the user's validation items", percent=True)
-        caption = (
-            "Share of users whose pick is one of their validation items (never shown to the teacher). "
-            "Augmented positives should beat a random candidate and augmented negatives fall below it."
-        )
-        rows = [[Cell(label), Cell(f"{v:.1%}", "num")] for label, v in shares]
-        blocks += [Chart("edge-quality", title, svg, caption), Table(["Pick", "In validation"], rows)]
-    coverage = (audit.get("attributes") or {}).get("coverage") or {}
-    if coverage:
-        header = ["Attribute", "from dataset", "from teacher", "missing", "distinct values"]
-        rows = [
-            [Cell(name)]
-            + [Cell(f"{c.get(k, 0):.1%}", "num") for k in ("dataset", "teacher", "missing")]
-            + [Cell(_count(c.get("distinct_values")), "num")]
-            for name, c in coverage.items()
-        ]
-        blocks += ["Item attributes: share of items valued by each source.", Table(header, rows)]
-    usage = audit.get("llm_usage") or {}
-    if any(usage.get(key) for key, _ in USAGE):
-        rows = [
-            [Cell(label), Cell(_usage_value(key, usage[key]), "num")] for key, label in USAGE if key in usage
-        ]
-        blocks += ["LLM usage:", Table(["Quantity", "Value"], rows)]
-    else:
-        blocks.append("LLM usage: no requests were sent.")
-    samples = [_sample(stage, s) for stage, group in (audit.get("samples") or {}).items() for s in group]
-    if samples:
-        blocks += ["Sample prompts with the teacher's answers (click to open):", *samples]
-    return Section("augmentation", "Augmentation audit", blocks)
-
-
-def _count_rows(audit: Mapping[str, Any]) -> list[list[Cell]]:
-    """(part, what, value) rows for every counter the audit holds, catalogue first; a part is named on
-    its first row only, so the parts read as blocks."""
-    found = [("catalogue", what, _count(audit[key])) for key, what in CATALOGUE if key in audit]
-    for part in ("edges", "attributes", "profiles", "encoding"):
-        stage = audit.get(part) or {}
-        found += [
-            (part, what, _count(stage[key]))
-            for key, what in COUNTS
-            if isinstance(stage.get(key), int | float) and not isinstance(stage.get(key), bool)
-        ]
-        rejected = stage.get("rejected_first_answers")
-        if isinstance(rejected, Mapping):
-            kinds = ", ".join(f"{k} {v}" for k, v in rejected.items()) or "none"
-            found.append((part, f"first answers rejected ({kinds})", _count(sum(rejected.values()))))
-        if stage.get("parse_failure_rate") is not None:
-            found.append((part, "parse-failure rate", f"{stage['parse_failure_rate']:.2%}"))
-    return [
-        [Cell(part if i == 0 or found[i - 1][0] != part else ""), Cell(what), Cell(value, "num")]
-        for i, (part, what, value) in enumerate(found)
-    ]
-
-
-def _sample(stage: str, sample: Mapping[str, Any]) -> Sample:
-    """A sample prompt with its answer, parsed value and note, as a collapsible block."""
-    who = f"user {sample['user_id']}" if "user_id" in sample else f"item {sample.get('item_id', '?')}"
-    parsed = sample.get("parsed")
-    gist = json.dumps(parsed, ensure_ascii=False) if parsed is not None else sample.get("note", "no answer")
-    parts = [("PROMPT", sample.get("prompt")), ("ANSWER", sample.get("answer"))]
-    parts += [("PARSED", None if parsed is None else json.dumps(parsed, indent=2, ensure_ascii=False))]
-    parts += [("NOTE", sample.get("note"))]
-    body = "\n\n".join(f"{label}\n{text}" for label, text in parts if text is not None)
-    return Sample(f"{stage}, {who}: {_clip(str(gist))}", body)
-
-
 def _colours(summary: Mapping[str, Any]) -> dict[str, str]:
     """One colour per model, fixed by its place in the summary, so every chart agrees."""
     return {name: charts.colour(i) for i, name in enumerate(summary.get("models", {}))}
 
 
-def _count(value: Any) -> str:
-    """An integer with thousands separators, a float with one decimal, '?' for nothing."""
-    if value is None:
-        return "?"
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
-
-
-def _usage_value(key: str, value: Any) -> str:
-    """An LLM usage counter; the cost in dollars."""
-    return f"${value:,.4f}" if key == "cost_usd" else _count(value)
-
-
-def _clip(text: str, n: int = 110) -> str:
-    """One line of at most n characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 def _read_json(path: Path) -> Any:
     """The parsed file, or None when it does not exist."""
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _write(path: Path, text: str) -> None:
-    """Write through a temp file + rename, so a reader never sees half a report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-    os.replace(tmp, path)
 
 
 def _span(group: dict[str, Any]) -> str:

@@ -7,10 +7,7 @@ the selected weights, so evaluation, recommendation and the LLM stages need no d
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,11 +17,13 @@ import scipy.sparse as sp
 import torch
 
 from llmrec import config as cfgmod
+from llmrec.atomic import atomic_write
 from llmrec.config import RunConfig
 from llmrec.data.dataset import Dataset, Split
 from llmrec.data.interactions import Interactions
-from llmrec.errors import ConfigError, DataError
-from llmrec.models import KNOBS, build_model
+from llmrec.errors import DataError
+from llmrec.factory import FeatureDims, new_model
+from llmrec.models import ClosedForm, capabilities_of
 
 log = logging.getLogger("llmrec")
 
@@ -38,18 +37,18 @@ def save_split(split: Split, dataset: Dataset, out: Path) -> None:
     }
     arrays["user_ids"] = split.train.user_ids.astype(str)
     arrays["item_ids"] = split.train.item_ids.astype(str)
-    _atomic_write(out / "split.npz", lambda f: np.savez_compressed(f, **arrays), binary=True)
+    atomic_write(out / "split.npz", lambda f: np.savez_compressed(f, **arrays), binary=True)
     titles = _item_titles(dataset)
     if titles is not None:
         items = pd.DataFrame({"item_id": split.train.item_ids.astype(str), "title": titles})
         if dataset.item_meta is not None:  # every metadata column, for the LLM stages
             extra = dataset.item_meta.drop(columns=["title"], errors="ignore").reindex(range(dataset.n_items))
             items = pd.concat([items, extra.reset_index(drop=True)], axis=1)
-        _atomic_write(out / "items.tsv", lambda f: items.to_csv(f, sep="\t", index=False))
+        atomic_write(out / "items.tsv", lambda f: items.to_csv(f, sep="\t", index=False))
     if dataset.user_meta is not None:
         users = dataset.user_meta.reindex(range(dataset.n_users)).reset_index(drop=True)
         users.insert(0, "user_id", split.train.user_ids.astype(str))
-        _atomic_write(out / "users.tsv", lambda f: users.to_csv(f, sep="\t", index=False))
+        atomic_write(out / "users.tsv", lambda f: users.to_csv(f, sep="\t", index=False))
 
 
 def _item_titles(dataset: Dataset) -> list[str] | None:
@@ -87,40 +86,6 @@ def load_run_config(run_dir: Path) -> RunConfig:
     return cfgmod.load(run_dir / "config.toml")
 
 
-def new_model(
-    cfg: RunConfig,
-    n_users: int,
-    n_items: int,
-    feature_dims: tuple[tuple[int, ...], tuple[int, ...]] = ((), ()),
-) -> torch.nn.Module:
-    """An untrained model as configured: architecture, model-specific knobs, and L2 weight.
-
-    `feature_dims` are the widths of the (user, item) side-feature matrices the model will read.
-    A knob value the model rejects (e.g. `model.sgl_drop = 1.5`) is a `ConfigError` naming the model.
-    """
-    knobs = {
-        f.name: getattr(cfg.model, f.name)
-        for f in dataclasses.fields(cfg.model)
-        if f.name not in ("name", "dim", "n_layers")
-    }
-    try:
-        return build_model(
-            cfg.model.name,
-            n_users,
-            n_items,
-            cfg.model.dim,
-            cfg.model.n_layers,
-            cfg.train.reg,
-            user_feature_dims=feature_dims[0],
-            item_feature_dims=feature_dims[1],
-            **knobs,
-        )
-    except ValueError as exc:
-        reads = [f"model.{key} ({arg})" for key, (models, arg) in KNOBS.items() if cfg.model.name in models]
-        where = f"; it reads {', '.join(reads)}" if reads else ""
-        raise ConfigError(f"[model] settings of {cfg.model.name!r}: {exc}{where}") from exc
-
-
 def model_file(seed: int, retrained: bool = False) -> str:
     """File name of a seed's selected model, or of its retrained (`train.refit`) test model."""
     return f"model-seed{seed}-refit.pt" if retrained else f"model-seed{seed}.pt"
@@ -132,13 +97,13 @@ def load_model(
     split: Split,
     seed: int | None = None,
     edges: sp.csr_matrix | None = None,
-    feature_dims: tuple[tuple[int, ...], tuple[int, ...]] = ((), ()),
+    feature_dims: FeatureDims = ((), ()),
     retrained: bool = False,
 ) -> torch.nn.Module:
     """The selected model of one seed (default: the first), for side features of `feature_dims` widths;
     with `retrained`, the model retrained on train + valid that a `train.refit` run tested.
 
-    A training-free model (one with a closed-form `fit`, e.g. GF-CF) saves no weights: it is refitted
+    A model declared `closed_form` (GF-CF, popularity) keeps no learned weights: it is solved again
     here on `edges`, the training edges its run used (default: the saved train split).
     """
     seed = cfg.seed if seed is None else seed
@@ -147,8 +112,8 @@ def load_model(
         raise DataError(f"no trained model for seed {seed} in {run_dir} ({path.name} missing)")
     model = new_model(cfg, split.train.n_users, split.train.n_items, feature_dims)
     model.load_state_dict(torch.load(path, weights_only=True))
-    if hasattr(model, "fit"):
-        model.fit(split.train.user_items if edges is None else edges)  # type: ignore[operator]
+    if capabilities_of(model).closed_form:
+        cast(ClosedForm, model).fit(split.train.user_items if edges is None else edges)
     model.eval()
     return model
 
@@ -238,24 +203,6 @@ class RunCheckpoint:
         self.path.unlink(missing_ok=True)
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename), so a killed run never leaves half a file."""
-    _atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, sort_keys=False)))
-
-
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """torch.save through a temp file + rename."""
-    _atomic_write(path, lambda f: torch.save(obj, f), binary=True)
-
-
-def _atomic_write(path: Path, write: Any, binary: bool = False) -> None:
-    """Call write(file) on a temp file in path's folder, then rename it over path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save(obj, f), binary=True)

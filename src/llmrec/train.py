@@ -20,7 +20,8 @@ from llmrec.data.interactions import Interactions
 from llmrec.data.sampler import AugmentedSampler, BPRSampler
 from llmrec.errors import ConfigError, TrainingError
 from llmrec.evaluate import METRICS, evaluate, model_scorer
-from llmrec.models import Trainable
+from llmrec.models import ClosedForm, GraphLike, Trainable, capabilities_of
+from llmrec.models.base import EpochViews
 
 log = logging.getLogger("llmrec")
 
@@ -66,7 +67,7 @@ class Checkpoint(Protocol):
 
 
 def validate(
-    model: nn.Module, graph: Any, valid: Interactions, train: Interactions, eval_cfg: EvalConfig
+    model: nn.Module, graph: GraphLike | None, valid: Interactions, train: Interactions, eval_cfg: EvalConfig
 ) -> dict[str, float]:
     """Validation metrics with training items masked."""
     scorer = model_scorer(model, graph, eval_cfg.screen_flag())
@@ -77,7 +78,7 @@ def fit(
     model: nn.Module,
     train: Interactions,
     valid: Interactions | None,
-    graph: Any,
+    graph: GraphLike | None,
     cfg: TrainConfig,
     eval_cfg: EvalConfig,
     seed: int,
@@ -89,12 +90,12 @@ def fit(
     """Train `model` with BPR and Adam; keep the weights with the best validation `cfg.metric`.
 
     Stops after `cfg.epochs`, after `cfg.patience` evaluations without improvement, or when
-    `cfg.max_minutes` is spent. Test data never enters this function. A training-free model (one
-    with a closed-form `fit(user_items)`, e.g. GF-CF) is fitted once on the graph's edges instead.
-    A model with `start_epoch(graph, generator)` (e.g. SGL's dropout views) is called before each epoch.
+    `cfg.max_minutes` is spent. Test data never enters this function. A model declared `closed_form`
+    (GF-CF, popularity) is solved once by its `fit(user_items)` on the graph's edges instead.
+    A model declared `epoch_views` (SGL) draws its views of the graph before each epoch.
     `augmented` (user, pos, neg) index arrays, e.g. LLM-chosen pairs, add `cfg.aug_rate` triples per
-    original edge to each batch (six tensors instead of three); only a model with
-    `accepts_augmented` (LLMRec) takes them.
+    original edge to each batch (six tensors instead of three); only a model declared
+    `augmented_triples` (LLMRec) takes them.
 
     Without `valid` (a refit on train + valid, `train.refit`), nothing is evaluated: the model is
     trained for `stop_after` epochs of the same `cfg.epochs`-long schedule and keeps its last weights.
@@ -102,10 +103,10 @@ def fit(
     """
     check_train_config(cfg, eval_cfg)
     torch.set_num_threads(choose_threads(cfg.threads, train.nnz))
-    if hasattr(model, "fit"):
+    if capabilities_of(model).closed_form:
         if valid is None:
             raise ConfigError(f"{type(model).__name__} is solved in closed form: it needs validation data")
-        return _fit_closed_form(model, train, valid, graph, eval_cfg, cfg.refit)
+        return _fit_closed_form(cast(ClosedForm, model), train, valid, graph, eval_cfg, cfg.refit)
     if valid is None:
         return _fit_blind(
             model, train, graph, cfg, seed, show_progress, augmented, stop_after or cfg.epochs, checkpoint
@@ -226,7 +227,7 @@ class _Selection:
 def _fit_blind(
     model: nn.Module,
     train: Interactions,
-    graph: Any,
+    graph: GraphLike | None,
     cfg: TrainConfig,
     seed: int,
     show_progress: bool | None,
@@ -323,11 +324,12 @@ class _Trainer:
         self.epoch_rng.bit_generator.state = state["epoch_rng"]
         torch.set_rng_state(state["torch_rng"])
 
-    def epoch(self, graph: Any) -> float:
+    def epoch(self, graph: GraphLike | None) -> float:
         """One epoch (after the model's `start_epoch`, e.g. SGL's new views), then the schedule's
         step; returns the mean batch loss."""
-        if hasattr(self.model, "start_epoch"):
-            self.model.start_epoch(graph, self.epoch_rng)  # type: ignore[operator]
+        if capabilities_of(self.model).epoch_views:
+            assert graph is not None  # a model that draws views of a graph is a graph model
+            cast(EpochViews, self.model).start_epoch(graph, self.epoch_rng)
         loss = _train_epoch(self.model, self.sampler, self.optimizer, graph, self.batch_size)
         if self.scheduler is not None:
             self.scheduler.step()
@@ -342,27 +344,32 @@ def _sampler(
     seed: int,
 ) -> BPRSampler | AugmentedSampler:
     """BPR triples of `train` (`cfg.negatives` candidates per edge for a model that takes
-    `hard_negatives`), plus `augmented` ones for a model that `accepts_augmented`."""
+    `hard_negatives`), plus `augmented` ones for a model declared `augmented_triples`."""
     check_negatives(type(model), cfg.negatives)
     if augmented is None or not len(augmented[0]):
         return BPRSampler(train, seed, cfg.negatives)
-    if not getattr(model, "accepts_augmented", False):
+    if not capabilities_of(model).augmented_triples:
         raise ConfigError(f"{type(model).__name__} does not train on augmented triples")
     return AugmentedSampler(train, augmented, cfg.aug_rate, seed)
 
 
 def _fit_closed_form(
-    model: nn.Module, train: Interactions, valid: Interactions, graph: Any, eval_cfg: EvalConfig, refit: bool
+    model: ClosedForm,
+    train: Interactions,
+    valid: Interactions,
+    graph: GraphLike | None,
+    eval_cfg: EvalConfig,
+    refit: bool,
 ) -> FitResult:
     """Solve a training-free model from the graph's edges and record its validation metrics; with
     `refit`, solve it again on those edges plus valid's, for the test."""
     start = time.perf_counter()
     edges = train.user_items if graph is None else graph.user_items
-    model.fit(edges)  # type: ignore[operator]
+    model.fit(edges)
     fit_seconds = time.perf_counter() - start
-    metrics = validate(model, graph, valid, train, eval_cfg)
+    metrics = validate(cast(nn.Module, model), graph, valid, train, eval_cfg)
     if refit:
-        model.fit(fit_edges(edges, valid, refit))  # type: ignore[operator]
+        model.fit(fit_edges(edges, valid, refit))
     seconds = time.perf_counter() - start
     log.info("closed-form fit in %.1f s, with validation %.1f s", fit_seconds, seconds)
     history = [{"epoch": 0, "loss": None, "seconds": seconds, "train_seconds": fit_seconds, "valid": metrics}]
@@ -409,7 +416,8 @@ def check_train_config(cfg: TrainConfig, eval_cfg: EvalConfig) -> None:
 
 def check_negatives(model: type, negatives: int) -> None:
     """Reject `train.negatives` > 1 for a trained model whose loss takes uniform negatives only."""
-    if negatives > 1 and hasattr(model, "loss") and not getattr(model, "hard_negatives", False):
+    caps = capabilities_of(model)
+    if negatives > 1 and not caps.closed_form and not caps.hard_negatives:
         raise ConfigError(
             f"{model.__name__} trains on uniform negatives only: set train.negatives = 1 for it "
             f"(got {negatives}; [train_by_model.NAME] sets it per model)"
@@ -432,7 +440,7 @@ def _train_epoch(
     model: nn.Module,
     sampler: BPRSampler | AugmentedSampler,
     optimizer: torch.optim.Optimizer,
-    graph: Any,
+    graph: GraphLike | None,
     batch_size: int,
 ) -> float:
     """One pass over all training edges; returns the mean batch loss."""
@@ -440,8 +448,8 @@ def _train_epoch(
     total, n = 0.0, 0
     for arrays in sampler.epoch(batch_size):
         batch = tuple(torch.from_numpy(a) for a in arrays)
-        # six tensors only when fit checked that the model `accepts_augmented`
-        loss = cast(Trainable, model).loss(batch, graph)  # type: ignore[arg-type]
+        # six tensors only when fit checked that the model takes `augmented_triples`
+        loss = cast(Trainable, model).loss(batch, graph)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"{type(model).__name__}: training loss became {loss.item()} at batch {n + 1} of an epoch; "

@@ -13,7 +13,7 @@ import pytest
 from llmrec.augment.artefacts import read_attributes, read_edges, read_profiles
 from llmrec.augment.audit import format_audit, random_candidates
 from llmrec.augment.config import AugmentConfig
-from llmrec.augment.stage import run_augmentation
+from llmrec.inference import augment_run
 from llmrec.llm import LLMConfig
 from llmrec.llm.testing import FakeOpenAIServer
 
@@ -105,7 +105,7 @@ def test_llm_teacher_counts_every_answer_and_reruns_for_free(
     toy_run: Path, server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     aug, llm = _configs(server, tmp_path)
-    audit = run_augmentation(toy_run, aug, llm, env={}, show_progress=False)
+    audit = augment_run(toy_run, aug, llm, env={}, show_progress=False)
     out = toy_run / "augment"
 
     edges = audit["edges"]
@@ -197,10 +197,10 @@ def test_llm_teacher_counts_every_answer_and_reruns_for_free(
 
     sent = server.requests
     assert sent >= 7 + 4 + 11 + 2 + 8 + 2  # chat prompts and repairs, plus embedding requests
-    again = run_augmentation(toy_run, aug, llm, env={}, show_progress=False)
+    again = augment_run(toy_run, aug, llm, env={}, show_progress=False)
     assert again["reused"] and server.requests == sent  # the same folder is reused outright
 
-    elsewhere = run_augmentation(toy_run, aug, llm, env={}, out=tmp_path / "other", show_progress=False)
+    elsewhere = augment_run(toy_run, aug, llm, env={}, out=tmp_path / "other", show_progress=False)
     assert server.requests == sent  # a fresh folder: every answer and vector comes from the caches
     assert elsewhere["edges"] == audit["edges"] and elsewhere["attributes"] == audit["attributes"]
     assert elsewhere["encoding"]["encoded"] == 0
@@ -209,10 +209,10 @@ def test_llm_teacher_counts_every_answer_and_reruns_for_free(
 
 def test_changed_config_rebuilds(toy_run: Path, server: FakeOpenAIServer, tmp_path: Path) -> None:
     aug, llm = _configs(server, tmp_path)
-    first = run_augmentation(toy_run, aug, llm, env={}, show_progress=False)
+    first = augment_run(toy_run, aug, llm, env={}, show_progress=False)
     assert "reused" not in first
     fewer = AugmentConfig(**{**aug.__dict__, "n_candidates": 3, "profiles": False})
-    second = run_augmentation(toy_run, fewer, llm, env={}, show_progress=False)
+    second = augment_run(toy_run, fewer, llm, env={}, show_progress=False)
     assert "reused" not in second and second["n_candidates"] == 3 and second["profiles"] is None
     assert not (toy_run / "augment" / "profiles.jsonl").exists()  # a stage switched off leaves nothing behind
     assert second["edges"]["short_candidates"] == 0  # u7 now has a full list of 3
@@ -223,7 +223,7 @@ def test_prompt_over_the_budget_is_not_sent(toy_run: Path, server: FakeOpenAISer
     tight = AugmentConfig(
         **{**aug.__dict__, "prompt_token_budget": 60, "item_attributes": False, "profiles": False}
     )
-    audit = run_augmentation(toy_run, tight, llm, env={}, show_progress=False)
+    audit = augment_run(toy_run, tight, llm, env={}, show_progress=False)
     assert (
         audit["edges"]["over_budget"] == 7
         and audit["edges"]["prompts"] == 0

@@ -23,8 +23,9 @@ from llmrec.augment.llmrec_io import (
     import_profiles,
     safe_load,
 )
-from llmrec.augment.stage import export_run, run_augmentation
+from llmrec.augment.stage import export_run
 from llmrec.errors import DataError
+from llmrec.inference import augment_run, base_run
 from llmrec.llm.testing import FakeOpenAIServer
 from llmrec.rundir import load_split
 
@@ -110,9 +111,9 @@ def test_export_then_import_gives_the_same_augmentation(
     toy_run: Path, server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     aug, llm = _configs(server, tmp_path)
-    run_augmentation(toy_run, aug, llm, env={}, show_progress=False)
+    augment_run(toy_run, aug, llm, env={}, show_progress=False)
     release = tmp_path / "release"
-    files = export_run(toy_run, aug, None, release)
+    files = export_run(base_run(toy_run), aug, toy_run / "augment", release)
     assert set(files) == {
         SAMPLES, ATTRIBUTES, "augmented_item_attribute_agg.csv", PROFILES, USER_EMBEDDING,
         "augmented_atttribute_embedding_dict", TOTAL_EMBEDDING,
@@ -126,7 +127,7 @@ def test_export_then_import_gives_the_same_augmentation(
 
     imported = AugmentConfig(**{**aug.__dict__, "teacher": "llmrec", "import_dir": str(release)})
     requests = server.requests
-    audit = run_augmentation(toy_run, imported, llm, env={}, out=tmp_path / "imported", show_progress=False)
+    audit = augment_run(toy_run, imported, llm, env={}, out=tmp_path / "imported", show_progress=False)
     assert server.requests == requests  # nothing asked: the text embeddings are cached too
     assert audit["teacher"] == {
         "kind": "llm",

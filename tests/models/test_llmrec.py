@@ -236,25 +236,3 @@ def test_invalid_features_raise_naming_the_feature() -> None:
         LLMRec(24, 24, prune_mode="both")
     with pytest.raises(ValueError, match="side features"):
         build_model("lightgcn", 24, 24, 8, 2, 1e-4, item_feature_dims=(4,))
-
-
-def test_knobs_reach_llmrec() -> None:
-    model = build_model(
-        "llmrec",
-        5,
-        6,
-        8,
-        2,
-        1e-4,
-        item_feature_dims=(3,),
-        llmrec_prune="official",
-        llmrec_fusion="learned",
-        sgl_weight=0.3,
-    )
-    assert isinstance(model, LLMRec)
-    assert (model.prune_mode, model.fusion, model.item_feature_dims, model.aug_weight) == (
-        "official",
-        "learned",
-        (3,),
-        0.012,
-    )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+
+from llmrec.atomic import atomic_write, write_json
 
 MANIFEST = "manifest.json"
 EDGES_NPZ, EDGES_TSV = "edges.npz", "edges.tsv"
@@ -27,25 +27,6 @@ EMBEDDINGS_INDEX, AUDIT_JSON, AUDIT_TXT, USAGE_JSON = (
     "audit.txt",
     "llm_usage.json",
 )
-
-
-def atomic_write(path: Path, write: Callable[[IO[Any]], Any], binary: bool = False) -> None:
-    """Call write(file) on a temp file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; artefacts are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data: Any) -> None:
-    """JSON, atomically."""
-    atomic_write(path, lambda f: f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
 
 
 def write_edges(

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from llmrec.atomic import atomic_write
 from llmrec.augment.artefacts import (
-    atomic_write,
     read_attributes,
     read_edges,
     read_embedding,

@@ -1,14 +1,14 @@
-"""The augmentation stage: base run -> candidates -> attributes, edges, profiles -> text vectors -> audit.
+"""The augmentation stage: base model -> candidates -> attributes, edges, profiles -> text vectors -> audit.
 
-It reads a trained run through `llmrec.rundir` and writes everything into RUN_DIR/augment (or `out`).
-The folder is keyed by a fingerprint of the inputs (the run's files) and the config, defaults included:
-an unchanged rerun returns the saved audit without touching a model or an LLM, a changed one rebuilds.
-The LLM's cache makes a rebuild after an interruption cost only the prompts not yet answered.
+It is handed the base model in memory (`BaseRun`: the model, the graph it trained on, its split and
+its run folder) and writes everything into `out`. The folder is keyed by a fingerprint of the base
+run's files and the config, defaults included: an unchanged rerun returns the saved audit without
+scoring a model or asking an LLM, a changed one rebuilds. The LLM's cache makes a rebuild after an
+interruption cost only the prompts not yet answered.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from llmrec import config as cfgmod
+from llmrec.atomic import write_json, write_text
 from llmrec.augment import artefacts
 from llmrec.augment.attributes import AttributeResult, from_dataset, llm_attributes
 from llmrec.augment.audit import attribute_coverage, edge_quality, format_audit
@@ -37,12 +38,10 @@ from llmrec.config import RunConfig
 from llmrec.data.dataset import Split
 from llmrec.data.download import sha256_of
 from llmrec.encode import Encoder, EncodeStats, LLMEncoder, SentenceEncoder, VectorStore, encode_texts
-from llmrec.errors import ConfigError, DataError
+from llmrec.errors import ConfigError
 from llmrec.evaluate import model_scorer
-from llmrec.graph import build_graph
+from llmrec.graph import Graph
 from llmrec.llm import Accounting, CachedLLM, LLMConfig, StageStats, open_llm, resolve_llm_config
-from llmrec.models import GRAPH_MODELS
-from llmrec.rundir import load_model, load_run_config, load_split
 
 log = logging.getLogger("llmrec")
 ARTEFACT_VERSION = 1  # bump when what a file holds changes, so old folders are rebuilt
@@ -59,34 +58,36 @@ LLM_ANSWER_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BaseRun:
-    """The trained run whose model gives the candidates, and why it was chosen."""
+    """The trained model whose top-N are the candidates: its first seed's selected model and the graph
+    it trained on, its run folder and config, the split, and why it was chosen."""
 
     path: Path
     cfg: RunConfig
     selected_by: str
+    split: Split
+    model: Any  # a trained model: `score(users, graph)` is its contract, not an nn.Module type
+    graph: Graph | None
 
 
-def run_augmentation(
-    run_dir: Path,
+def augment(
+    base: BaseRun,
     aug: AugmentConfig,
+    out: Path,
     llm: LLMConfig | None = None,
     env: Mapping[str, str] | None = None,
-    out: Path | None = None,
     show_progress: bool | None = None,
 ) -> dict[str, Any]:
-    """Augment a trained run (or reuse an up-to-date folder); returns the audit, also saved in OUT.
+    """Augment from a trained base model into `out` (or reuse an up-to-date folder); returns the audit,
+    also saved in `out`.
 
-    `run_dir` is an `llmrec train` folder, or an `llmrec run` folder whose best model on validation
-    (or `aug.base_model`) is used. `llm` is needed when `aug.teacher` or `aug.encoder` is "llm"; `env`
-    supplies the LLM's base URL, model and API key variables (see docs/llm.md). OUT defaults to
-    RUN_DIR/augment. Progress bars show on a terminal unless `show_progress` says otherwise.
+    `llm` is needed when `aug.teacher` or `aug.encoder` is "llm"; `env` supplies the LLM's base URL,
+    model and API key variables (see docs/llm.md). Progress bars show on a terminal unless
+    `show_progress` says otherwise.
     """
     start = time.perf_counter()
     env = {} if env is None else env
-    base = select_base(run_dir, aug.base_model)
-    out = run_dir / "augment" if out is None else out
     llm_cfg = _llm_config(aug, llm, env)
     teacher = teacher_record(aug, llm_cfg)
     fingerprint = augment_fingerprint(base, aug, llm_cfg)
@@ -95,7 +96,7 @@ def run_augmentation(
         log.info("augment: %s is up to date (fingerprint %s): reused", out, fingerprint)
         return {**saved, "reused": True}
     artefacts.invalidate(out)
-    split = load_split(base.path)
+    split = base.split
     inputs = load_inputs(base.path, split, item_noun(base.cfg.data.dataset))
     log.info(
         "augment: %s users, %s items; candidates: top-%d of %s (%s)",
@@ -104,7 +105,7 @@ def run_augmentation(
     release = (
         import_release(Path(aug.import_dir), inputs, aug.attributes) if aug.teacher == "llmrec" else None
     )
-    candidates = compute_candidates(base, split, aug.n_candidates)
+    candidates = candidates_of(base, aug.n_candidates)
     accounting = Accounting(llm_cfg.prices if llm_cfg else ())
     encode_stats = EncodeStats()
     with ExitStack() as stack:
@@ -162,41 +163,10 @@ def run_augmentation(
     return audit
 
 
-def select_base(run_dir: Path, model_name: str = "") -> BaseRun:
-    """The run whose model gives the candidates: `run_dir` itself, or the best model of an `llmrec run`."""
-    if (run_dir / "split.npz").is_file():
-        cfg = load_run_config(run_dir)
-        if model_name and model_name != cfg.model.name:
-            raise ConfigError(f"augment.base_model: {run_dir} holds a {cfg.model.name} run, not {model_name}")
-        return BaseRun(run_dir, cfg, "the run's model")
-    runs = sorted(p.parent for p in run_dir.glob("*/metrics.json") if (p.parent / "split.npz").is_file())
-    # a model trained on augmentations cannot give the candidates of the augmentation it trains on
-    runs = [r for r in runs if load_run_config(r).model.name != "llmrec"]
-    if not runs:
-        raise DataError(
-            f"{run_dir} is not a run directory: no split.npz in it, and no trained model folders below it"
-        )
-    if model_name:
-        named = [r for r in runs if r.name == model_name]
-        if not named:
-            raise ConfigError(
-                f"augment.base_model: no {model_name!r} in {run_dir}; found {[r.name for r in runs]}"
-            )
-        return BaseRun(named[0], load_run_config(named[0]), "named by augment.base_model")
-    scored = []
-    for r in runs:
-        cfg = load_run_config(r)
-        valid = json.loads((r / "metrics.json").read_text(encoding="utf-8")).get("valid", {})
-        scored.append((float(valid.get(cfg.train.metric, float("-inf"))), r.name, r, cfg))
-    value, name, path, cfg = max(scored, key=lambda s: (s[0], s[1]))
-    return BaseRun(path, cfg, f"best validation {cfg.train.metric} ({value:.4f}) of {[s[1] for s in scored]}")
-
-
-def compute_candidates(base: BaseRun, split: Split, n: int) -> np.ndarray:
-    """Top-n items of the base run's first-seed model per user, training items excluded."""
-    model: Any = load_model(base.path, base.cfg, split)  # embed/score are a contract, not an nn.Module type
-    graph = build_graph(split.train) if base.cfg.model.name in GRAPH_MODELS else None
-    return top_candidates(model_scorer(model, graph), split.train.user_items, n)
+def candidates_of(base: BaseRun, n: int) -> np.ndarray:
+    """Each user's top-n items by the base model, training items excluded, scored on the graph the
+    model trained on (train plus any extra edges it saw), not on a rebuilt one."""
+    return top_candidates(model_scorer(base.model, base.graph), base.split.train.user_items, n)
 
 
 def teacher_record(aug: AugmentConfig, llm: LLMConfig | None) -> dict[str, Any]:
@@ -225,11 +195,11 @@ def augment_fingerprint(base: BaseRun, aug: AugmentConfig, llm: LLMConfig | None
     )
 
 
-def export_run(run_dir: Path, aug: AugmentConfig, out: Path | None, dest: Path) -> list[str]:
-    """Write an augmentation folder in LLMRec's released layout (see `llmrec_io`); returns the files."""
-    base = select_base(run_dir, aug.base_model)
-    inputs = load_inputs(base.path, load_split(base.path), item_noun(base.cfg.data.dataset))
-    return export_llmrec(run_dir / "augment" if out is None else out, dest, inputs, aug.attributes)
+def export_run(base: BaseRun, aug: AugmentConfig, folder: Path, dest: Path) -> list[str]:
+    """Write the augmentation `folder` (made from `base`) in LLMRec's released layout (see `llmrec_io`);
+    returns the files."""
+    inputs = load_inputs(base.path, base.split, item_noun(base.cfg.data.dataset))
+    return export_llmrec(folder, dest, inputs, aug.attributes)
 
 
 def _llm_config(aug: AugmentConfig, llm: LLMConfig | None, env: Mapping[str, str]) -> LLMConfig | None:
@@ -387,9 +357,9 @@ def _write(
     if profiles is not None:
         files += artefacts.write_profiles(out, user_ids, profiles.profiles, teacher)
     files += artefacts.write_embeddings(out, vectors, encoder_id, teacher)
-    artefacts.write_json(out / artefacts.USAGE_JSON, {"teacher": teacher, **accounting.to_dict()})
-    artefacts.write_json(out / artefacts.AUDIT_JSON, audit)
-    artefacts.atomic_write(out / artefacts.AUDIT_TXT, lambda f: f.write(format_audit(audit) + "\n"))
+    write_json(out / artefacts.USAGE_JSON, {"teacher": teacher, **accounting.to_dict()})
+    write_json(out / artefacts.AUDIT_JSON, audit)
+    write_text(out / artefacts.AUDIT_TXT, format_audit(audit) + "\n")
     files += [artefacts.USAGE_JSON, artefacts.AUDIT_JSON, artefacts.AUDIT_TXT]
     created = datetime.now(UTC).isoformat(timespec="seconds")
     artefacts.write_manifest(out, fingerprint, files, {"teacher": teacher, "created": created})

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmrec.atomic import write_json
 from llmrec.llm.base import Usage
 
 PER_MILLION = 1_000_000
@@ -127,11 +126,7 @@ class Accounting:
 
     def write(self, path: str | Path) -> None:
         """Write `to_dict()` as JSON, atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_json(Path(path), self.to_dict())
 
 
 def _short(n: int) -> str:

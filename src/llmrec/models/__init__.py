@@ -1,64 +1,61 @@
-"""One model per file. `build_model` maps a config name to a constructor."""
+"""One model per file. `MODELS` names each with its config dataclass; `build_model` constructs one.
+
+A model's own knobs live in a frozen dataclass declared next to it (e.g. `SGLConfig` in sgl.py), whose
+fields are keyword arguments of its constructor; a run config sets them in `[model.<name>]`. The knobs
+every model family shares, `[model] dim` and `n_layers` and `[train] reg`, are passed to the models
+that take them (`ModelSpec.shared`). What a model can do is its declared `capabilities` (base.py).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
 
-import torch
 from torch import nn
 
-from llmrec.models.bpr_mf import BPRMF
-from llmrec.models.gfcf import GFCF
-from llmrec.models.lightgcn import LightGCN
-from llmrec.models.llmrec import LLMRec, SideFeatures
-from llmrec.models.sgl import SGL
-from llmrec.models.simgcl import SimGCL
+from llmrec.models.base import (
+    Capabilities,
+    ClosedForm,
+    GraphLike,
+    Scorer,
+    SideFeatures,
+    Trainable,
+    capabilities_of,
+)
+from llmrec.models.bpr_mf import BPRMF, BPRMFConfig
+from llmrec.models.gfcf import GFCF, GFCFConfig
+from llmrec.models.lightgcn import LightGCN, LightGCNConfig
+from llmrec.models.llmrec import LLMRec, LLMRecModelConfig
+from llmrec.models.pop import MostPop, PopConfig
+from llmrec.models.sgl import SGL, SGLConfig
+from llmrec.models.simgcl import SimGCL, SimGCLConfig
+
+SHARED = ("dim", "n_layers", "reg")  # [model] dim, n_layers and [train] reg
 
 
-class Scorer(Protocol):
-    """What every model offers: scores of every item for a batch of users."""
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its class, its knobs' dataclass and which shared knobs it takes."""
 
-    def score(self, users: torch.Tensor, graph: Any) -> torch.Tensor:
-        """[len(users), n_items] scores."""
-        ...
+    cls: type[nn.Module]
+    config: type[Any]  # frozen dataclass; its fields are keyword arguments of `cls`
+    shared: tuple[str, ...]  # the subset of SHARED its constructor takes
 
-
-class Trainable(Scorer, Protocol):
-    """A model trained by `train.fit`: a differentiable loss on (users, positives, negatives)."""
-
-    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: Any) -> torch.Tensor:
-        """Scalar training loss of one batch."""
-        ...
+    @property
+    def capabilities(self) -> Capabilities:
+        """The model class's declared capabilities."""
+        return capabilities_of(self.cls)
 
 
-MODELS: dict[str, type[nn.Module]] = {
-    "bpr-mf": BPRMF,
-    "lightgcn": LightGCN,
-    "sgl": SGL,
-    "simgcl": SimGCL,
-    "gf-cf": GFCF,
-    "llmrec": LLMRec,
-}
-GRAPH_MODELS = frozenset({"lightgcn", "sgl", "simgcl", "gf-cf", "llmrec"})
-# model-specific knobs: ModelConfig field -> (the models that read it, their constructor argument)
-KNOBS: dict[str, tuple[tuple[str, ...], str]] = {
-    "ssl_temp": (("sgl", "simgcl"), "ssl_temp"),
-    "ssl_max_rows": (("sgl", "simgcl"), "ssl_max_rows"),
-    "sgl_weight": (("sgl",), "ssl_weight"),
-    "sgl_drop": (("sgl",), "drop_ratio"),
-    "simgcl_weight": (("simgcl",), "ssl_weight"),
-    "simgcl_eps": (("simgcl",), "eps"),
-    "simgcl_init": (("simgcl",), "init"),
-    "gfcf_alpha": (("gf-cf",), "alpha"),
-    "gfcf_k": (("gf-cf",), "k"),
-    "llmrec_fusion": (("llmrec",), "fusion"),
-    "llmrec_feature_weight": (("llmrec",), "feature_weight"),
-    "llmrec_aug_weight": (("llmrec",), "aug_weight"),
-    "llmrec_prune": (("llmrec",), "prune_mode"),
-    "llmrec_prune_ratio": (("llmrec",), "prune_ratio"),
-    "llmrec_mask_ratio": (("llmrec",), "mask_ratio"),
-    "llmrec_mae_weight": (("llmrec",), "mae_weight"),
-    "llmrec_mae_gamma": (("llmrec",), "mae_gamma"),
+MODELS: dict[str, ModelSpec] = {
+    "pop": ModelSpec(MostPop, PopConfig, ()),
+    "bpr-mf": ModelSpec(BPRMF, BPRMFConfig, ("dim", "reg")),
+    "lightgcn": ModelSpec(LightGCN, LightGCNConfig, SHARED),
+    "sgl": ModelSpec(SGL, SGLConfig, SHARED),
+    "simgcl": ModelSpec(SimGCL, SimGCLConfig, SHARED),
+    "gf-cf": ModelSpec(GFCF, GFCFConfig, ()),
+    "llmrec": ModelSpec(LLMRec, LLMRecModelConfig, SHARED),
 }
 
 
@@ -66,57 +63,55 @@ def build_model(
     name: str,
     n_users: int,
     n_items: int,
-    dim: int,
-    n_layers: int,
-    reg: float,
+    dim: int = 64,
+    n_layers: int = 3,
+    reg: float = 1e-4,
     *,
+    options: Any = None,
     user_feature_dims: tuple[int, ...] = (),
     item_feature_dims: tuple[int, ...] = (),
-    **knobs: float | str,
 ) -> nn.Module:
-    """Instantiate a model by name; raises KeyError for an unknown name or knob.
+    """Instantiate a registered model; KeyError for an unknown name.
 
-    `knobs` are `ModelConfig`'s model-specific fields (see KNOBS); each model takes the ones addressed
-    to it and the others are irrelevant to it. A knob left out keeps the model's published default.
-    The feature dimensions (widths of the matrices in `Graph.features`) come from the data, not the
-    config; only LLMRec reads side features, so other models reject them (ValueError).
+    `options` is an instance of the model's config dataclass (None: its published defaults). The
+    feature dimensions (widths of the matrices in `GraphLike.features`) come from the data, not the
+    config; a model without the `side_features` capability rejects them (ValueError), and a knob value
+    the model rejects is its constructor's ValueError.
     """
-    unknown = sorted(set(knobs) - set(KNOBS))
-    if unknown:
-        raise KeyError(f"unknown model knob(s) {unknown}; known: {sorted(KNOBS)}")
-    if name not in MODELS:
-        raise KeyError(name)
-    mine = {KNOBS[k][1]: v for k, v in knobs.items() if name in KNOBS[k][0]}
-    if name == "llmrec":
-        return LLMRec(
-            n_users,
-            n_items,
-            dim,
-            n_layers,
-            reg,
-            tuple(user_feature_dims),
-            tuple(item_feature_dims),
-            **mine,  # type: ignore[arg-type]
-        )
-    if user_feature_dims or item_feature_dims:
+    spec = MODELS[name]
+    if options is None:
+        options = spec.config()
+    if not isinstance(options, spec.config):
+        raise TypeError(f"options of {name!r} must be a {spec.config.__name__}, got {type(options).__name__}")
+    shared = {k: v for k, v in {"dim": dim, "n_layers": n_layers, "reg": reg}.items() if k in spec.shared}
+    features: dict[str, tuple[int, ...]] = {}
+    if spec.capabilities.side_features:
+        features = {
+            "user_feature_dims": tuple(user_feature_dims),
+            "item_feature_dims": tuple(item_feature_dims),
+        }
+    elif user_feature_dims or item_feature_dims:
         raise ValueError(f"model {name!r} does not read side features")
-    if name == "bpr-mf":
-        return BPRMF(n_users, n_items, dim=dim, reg=reg)
-    if name == "gf-cf":
-        return GFCF(n_users, n_items, **mine)  # type: ignore[arg-type]
-    return MODELS[name](n_users, n_items, dim=dim, n_layers=n_layers, reg=reg, **mine)
+    return spec.cls(n_users, n_items, **shared, **features, **dataclasses.asdict(options))
 
 
 __all__ = [
     "BPRMF",
     "GFCF",
-    "GRAPH_MODELS",
-    "KNOBS",
     "MODELS",
     "SGL",
+    "SHARED",
+    "Capabilities",
+    "ClosedForm",
+    "GraphLike",
     "LLMRec",
     "LightGCN",
+    "ModelSpec",
+    "MostPop",
+    "Scorer",
     "SideFeatures",
     "SimGCL",
+    "Trainable",
     "build_model",
+    "capabilities_of",
 ]

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from llmrec.models.base import Capabilities, GraphLike
 from llmrec.models.losses import bpr_loss, hardest_negatives, l2_reg
+
+
+@dataclass(frozen=True)
+class BPRMFConfig:
+    """[model.bpr-mf]: none of its own; it takes [model] dim and [train] reg."""
 
 
 class BPRMF(nn.Module):
     """Matrix factorisation trained with the BPR pairwise loss; ignores the graph."""
 
-    hard_negatives = True  # `loss` takes [B, K] negative candidates and trains on the hardest
+    capabilities = Capabilities(hard_negatives=True, embeddings=True)
 
     def __init__(self, n_users: int, n_items: int, dim: int = 64, reg: float = 1e-4) -> None:
         super().__init__()
@@ -29,12 +37,12 @@ class BPRMF(nn.Module):
         nn.init.xavier_normal_(self.user_emb.weight)
         nn.init.xavier_normal_(self.item_emb.weight)
 
-    def embed(self, graph: object = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def embed(self, graph: GraphLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Final user and item embeddings (the raw tables: MF does not propagate)."""
         return self.user_emb.weight, self.item_emb.weight
 
     def loss(
-        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: object = None
+        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: GraphLike | None = None
     ) -> torch.Tensor:
         """BPR loss plus L2 on the batch rows, for (users, positive items, negative items)."""
         users, pos, neg = batch
@@ -43,7 +51,7 @@ class BPRMF(nn.Module):
         pos_scores, neg_scores = (u * p).sum(-1), (u * n).sum(-1)
         return bpr_loss(pos_scores, neg_scores) + self.reg * l2_reg(u, p, n)
 
-    def score(self, users: torch.Tensor, graph: object = None) -> torch.Tensor:
+    def score(self, users: torch.Tensor, graph: GraphLike | None = None) -> torch.Tensor:
         """Scores of every item for the given users: [len(users), n_items]."""
         user_emb, item_emb = self.embed(graph)
         return user_emb[users] @ item_emb.T

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import svds
 from torch import nn
 
+from llmrec.models.base import Capabilities, GraphLike
 from llmrec.models.ops import to_torch_csr
+
+
+@dataclass(frozen=True)
+class GFCFConfig:
+    """[model.gf-cf]: GF-CF's knobs, published defaults (Shen et al. 2021)."""
+
+    alpha: float = 0.3  # weight of the ideal low-pass filter
+    k: int = 256  # singular vectors in the ideal low-pass filter
 
 
 class GFCF(nn.Module):
@@ -20,6 +31,8 @@ class GFCF(nn.Module):
     deterministic function of the edges and `seed`, so a saved run refits it when loaded.
     Defaults are the published ones (alpha 0.3, k 256).
     """
+
+    capabilities = Capabilities(graph=True, closed_form=True)
 
     def __init__(self, n_users: int, n_items: int, alpha: float = 0.3, k: int = 256, seed: int = 0) -> None:
         super().__init__()
@@ -50,7 +63,7 @@ class GFCF(nn.Module):
         self.low_out_ = torch.from_numpy((vt * sqrt_i[None, :]).astype(np.float32))
         return self
 
-    def score(self, users: torch.Tensor, graph: object = None) -> torch.Tensor:
+    def score(self, users: torch.Tensor, graph: GraphLike | None = None) -> torch.Tensor:
         """Scores of every item for the given users: [len(users), n_items] (the graph was read by `fit`)."""
         if self.edges_ is None:
             raise RuntimeError("GFCF.score before fit: call fit(user_items) first")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmrec.models.base import Capabilities, GraphLike, SideFeatures
 from llmrec.models.lightgcn import LightGCN
 from llmrec.models.losses import bpr_pair_losses, l2_reg, prune_official, prune_paper, scaled_cosine_loss
 from llmrec.models.ops import propagate
@@ -18,27 +18,19 @@ FUSIONS = ("fixed", "learned")
 PRUNE_MODES = ("paper", "official")
 
 
-@dataclass(frozen=True, eq=False)
-class SideFeatures:
-    """Named dense feature matrices of users (n_users rows) and of items (n_items rows).
+@dataclass(frozen=True)
+class LLMRecModelConfig:
+    """[model.llmrec]: LLMRec's model knobs; defaults from the official code's Netflix settings
+    (utility/parser.py). Which augmented inputs it reads is the method's [llmrec] section."""
 
-    They travel with the graph (`Graph.features`) rather than the model: like the edges they are data,
-    so the constructor keeps taking plain numbers and `fit` / evaluation pass them on unchanged.
-    Insertion order matters: the k-th matrix feeds the model's k-th projection of its side.
-    """
-
-    user: Mapping[str, torch.Tensor] = field(default_factory=dict)
-    item: Mapping[str, torch.Tensor] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for side, feats in (("user", self.user), ("item", self.item)):
-            for name, x in feats.items():
-                if x.ndim != 2 or not x.is_floating_point():
-                    raise ValueError(
-                        f"{side} feature {name!r} must be a 2-D float matrix, got {tuple(x.shape)}"
-                    )
-                if not torch.isfinite(x).all():
-                    raise ValueError(f"{side} feature {name!r} contains NaN or infinite values")
+    fusion: str = "fixed"  # fixed: ID + feature_weight * features | learned: softmax-weighted mix
+    feature_weight: float = 0.02  # model_cat_rate: weight of each normalised feature embedding
+    aug_weight: float = 0.012  # aug_mf_rate: weight of the BPR loss on augmented triples
+    prune_mode: str = "paper"  # paper: drop the worst augmented pairs | official: keep the hardest pairs
+    prune_ratio: float = 0.71  # prune_loss_drop_rate: share of pairs dropped (0: no pruning)
+    mask_ratio: float = 0.1  # mask_rate: share of feature nodes masked for MAE
+    mae_weight: float = 1e-5  # att_re_rate: weight of the MAE reconstruction loss (0: no MAE)
+    mae_gamma: float = 2.0  # alpha_l: power of the scaled cosine error
 
 
 class LLMRec(LightGCN):
@@ -56,9 +48,9 @@ class LLMRec(LightGCN):
     number of features: an unbiased estimate of the sum over features at a single feature's cost).
     """
 
-    accepts_augmented = True  # `train.fit` may append augmented triples to its batches
-    # uniform negatives only: the pruning ranks pairs by loss, and chosen-hard negatives would be pruned first
-    hard_negatives = False
+    # `train.fit` may append augmented triples to its batches. Uniform negatives only (no
+    # hard_negatives): the pruning ranks pairs by loss, and chosen-hard negatives would be pruned first.
+    capabilities = Capabilities(graph=True, augmented_triples=True, side_features=True, embeddings=True)
 
     def __init__(
         self,
@@ -117,9 +109,9 @@ class LLMRec(LightGCN):
         weights[0] = 1.0
         return weights
 
-    def features(self, graph: object) -> list[torch.Tensor]:
+    def features(self, graph: GraphLike) -> list[torch.Tensor]:
         """The graph's feature matrices in projection order, checked against the model's shapes."""
-        side: SideFeatures = getattr(graph, "features", None) or SideFeatures()
+        side = graph.features or SideFeatures()
         out = []
         for kind, feats, dims, rows in (
             ("user", side.user, self.user_feature_dims, self.n_users),
@@ -145,7 +137,7 @@ class LLMRec(LightGCN):
         """Index of feature k's first node in the users-then-items node order."""
         return 0 if k < len(self.user_feature_dims) else self.n_users
 
-    def _basis(self, graph: object) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def _basis(self, graph: GraphLike) -> tuple[list[torch.Tensor], torch.Tensor]:
         """P(placed X_k) of every raw feature matrix, and P of each side's indicator ([nodes, 2]).
 
         Propagation is linear, so P(X W^T + b) = P(X) W^T + P(1) b^T: projecting after propagating gives
@@ -162,12 +154,12 @@ class LLMRec(LightGCN):
         with torch.no_grad():
             columns = [self._place(k, x) for k, x in enumerate(features)] + [sides]
             widths = [c.shape[1] for c in columns]
-            adj = graph.adj  # type: ignore[attr-defined]
+            adj = graph.adj
             parts = list(propagate(adj, torch.cat(columns, dim=1), self.n_layers).split(widths, dim=1))
         self._basis_cache = (graph, parts[:-1], parts[-1])
         return parts[:-1], parts[-1]
 
-    def _feature_embeddings(self, graph: object) -> list[torch.Tensor]:
+    def _feature_embeddings(self, graph: GraphLike) -> list[torch.Tensor]:
         """Propagated projections P(W_k X_k + b_k) of every feature, for all nodes."""
         basis, sides = self._basis(graph)
         out = []
@@ -177,9 +169,9 @@ class LLMRec(LightGCN):
             out.append(F.linear(propagated, layer.weight) + sides[:, side : side + 1] * layer.bias)
         return out
 
-    def _fuse(self, graph: object) -> torch.Tensor:
+    def _fuse(self, graph: GraphLike) -> torch.Tensor:
         """All fused node embeddings (users first): propagated IDs plus the weighted, normalised features."""
-        adj = graph.adj  # type: ignore[attr-defined]
+        adj = graph.adj
         ids = propagate(adj, torch.cat([self.user_emb.weight, self.item_emb.weight]), self.n_layers)
         weights = self.fusion_weights()
         fused = weights[0] * ids
@@ -188,7 +180,7 @@ class LLMRec(LightGCN):
         return fused
 
     def _reconstruct(
-        self, graph: object, k: int, propagated: torch.Tensor
+        self, graph: GraphLike, k: int, propagated: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mask a `mask_ratio` share of feature k's nodes with the learned token and decode them back.
 
@@ -201,29 +193,29 @@ class LLMRec(LightGCN):
         rows = nodes + self._offset(k)
         delta = propagated.new_zeros(propagated.shape)
         delta = delta.index_copy(0, rows, self.mask_token[k] - self.proj[k](x[nodes]))
-        adj = graph.adj  # type: ignore[attr-defined]
+        adj = graph.adj
         masked = propagated[rows] + propagate(adj, delta, self.n_layers)[rows]
         return self.decoder[k](masked), x[nodes]
 
-    def embed(self, graph: object) -> tuple[torch.Tensor, torch.Tensor]:
+    def embed(self, graph: GraphLike) -> tuple[torch.Tensor, torch.Tensor]:
         """Fused user and item embeddings (no masking)."""
         fused = self._fuse(graph)
         return fused[: self.n_users], fused[self.n_users :]
 
-    def mae_loss(self, graph: object) -> torch.Tensor:
+    def mae_loss(self, graph: GraphLike) -> torch.Tensor:
         """Scaled-cosine reconstruction error of freshly masked nodes, summed over every feature."""
         feats = self._feature_embeddings(graph)
         recon = [self._reconstruct(graph, k, f) for k, f in enumerate(feats)]
         return sum((scaled_cosine_loss(p, t, self.mae_gamma) for p, t in recon), torch.zeros(()))
 
-    def _sampled_mae(self, graph: object) -> torch.Tensor:
+    def _sampled_mae(self, graph: GraphLike) -> torch.Tensor:
         """K times the reconstruction error of one feature drawn at random: an unbiased estimate of
         `mae_loss` (the sum over the K features) at the propagation cost of a single feature."""
         k = int(torch.randint(len(self.proj), ()))
         decoded, original = self._reconstruct(graph, k, self._feature_embeddings(graph)[k])
         return len(self.proj) * scaled_cosine_loss(decoded, original, self.mae_gamma)
 
-    def loss(self, batch: tuple[torch.Tensor, ...], graph: object) -> torch.Tensor:  # type: ignore[override]
+    def loss(self, batch: tuple[torch.Tensor, ...], graph: GraphLike) -> torch.Tensor:  # type: ignore[override]
         """BPR (original) + aug_weight * pruned BPR (augmented) + mae_weight * MAE + L2 on layer-0 IDs."""
         users, pos, neg = batch[:3]
         fused = self._fuse(graph)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 
+from llmrec.models.base import Capabilities, GraphLike
 from llmrec.models.lightgcn import LightGCN
 from llmrec.models.losses import node_info_nce
 from llmrec.models.ops import normalized_adjacency, propagate, to_torch_csr
@@ -16,6 +19,16 @@ def drop_edges(user_items: sp.csr_matrix, ratio: float, generator: np.random.Gen
     coo = user_items.tocoo()
     keep = generator.choice(coo.nnz, size=round(coo.nnz * (1 - ratio)), replace=False)
     return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
+
+
+@dataclass(frozen=True)
+class SGLConfig:
+    """[model.sgl]: SGL-ED's own knobs, published defaults (Wu et al. 2021, Yelp2018 / SELFRec)."""
+
+    ssl_weight: float = 0.1  # InfoNCE weight lambda
+    ssl_temp: float = 0.2  # InfoNCE temperature tau
+    drop_ratio: float = 0.1  # edge-dropout ratio rho of each view
+    ssl_max_rows: int = 4096  # InfoNCE over at most this many unique users / items: cost grows as its square
 
 
 class SGL(LightGCN):
@@ -29,6 +42,8 @@ class SGL(LightGCN):
     Defaults are the published SGL-ED settings (rho 0.1, tau 0.2, lambda 0.1, 3 layers).
     Scoring uses the full graph only, like LightGCN.
     """
+
+    capabilities = Capabilities(graph=True, hard_negatives=True, epoch_views=True, embeddings=True)
 
     def __init__(
         self,
@@ -50,16 +65,16 @@ class SGL(LightGCN):
         # the views are a function of the epoch's random draw, not learned state: kept out of state_dict
         self.views: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def start_epoch(self, graph: object, generator: np.random.Generator) -> None:
+    def start_epoch(self, graph: GraphLike, generator: np.random.Generator) -> None:
         """Draw this epoch's two edge-dropout views of the graph's edges."""
-        edges = graph.user_items  # type: ignore[attr-defined]
+        edges = graph.user_items
 
         def view() -> torch.Tensor:
             return to_torch_csr(normalized_adjacency(drop_edges(edges, self.drop_ratio, generator)))
 
         self.views = (view(), view())
 
-    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: object) -> torch.Tensor:
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: GraphLike) -> torch.Tensor:
         """LightGCN's BPR + L2 loss plus `ssl_weight` times the user and item InfoNCE between the views."""
         if self.views is None:
             raise RuntimeError("SGL.loss needs this epoch's views: call start_epoch(graph, generator) first")

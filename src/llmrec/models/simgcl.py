@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from llmrec.models.base import GraphLike
 from llmrec.models.lightgcn import LightGCN
 from llmrec.models.losses import bpr_loss, hardest_negatives, l2_reg, node_info_nce
 from llmrec.models.ops import symmetric_spmm
@@ -20,6 +23,19 @@ def sign_noise(x: torch.Tensor, eps: float) -> torch.Tensor:
         noise = torch.rand_like(x)
         noise.mul_(eps / noise.norm(dim=1, keepdim=True).clamp_min_(1e-12))
         return noise.mul_(torch.sign(x))
+
+
+@dataclass(frozen=True)
+class SimGCLConfig:
+    """[model.simgcl]: SimGCL's own knobs, published defaults (Yu et al. 2022, Yelp2018)."""
+
+    ssl_weight: float = 0.5  # InfoNCE weight lambda
+    ssl_temp: float = 0.2  # InfoNCE temperature tau
+    eps: float = 0.1  # noise norm epsilon
+    ssl_max_rows: int = 4096  # InfoNCE over at most this many unique users / items: cost grows as its square
+    # initial embeddings: "normal" is LightGCN's N(0, 0.1); "xavier" the SimGCL authors' code's
+    # Xavier-uniform, rows ~12x smaller on Gowalla, so the same eps is a larger perturbation early on
+    init: str = "normal"
 
 
 class SimGCL(LightGCN):
@@ -78,17 +94,17 @@ class SimGCL(LightGCN):
         first = symmetric_spmm(adj, ego)
         return tuple(self.encode(adj, first, perturbed) for perturbed in (False, True, True))
 
-    def embed(self, graph: object) -> tuple[torch.Tensor, torch.Tensor]:
+    def embed(self, graph: GraphLike) -> tuple[torch.Tensor, torch.Tensor]:
         """Clean (unperturbed) propagated user and item embeddings."""
-        adj, ego = graph.adj, torch.cat([self.user_emb.weight, self.item_emb.weight])  # type: ignore[attr-defined]
+        adj, ego = graph.adj, torch.cat([self.user_emb.weight, self.item_emb.weight])
         out = self.encode(adj, symmetric_spmm(adj, ego), perturbed=False)
         return out[: self.n_users], out[self.n_users :]
 
-    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: object) -> torch.Tensor:
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], graph: GraphLike) -> torch.Tensor:
         """BPR on the clean encoding (the hardest of [B, K] negatives), L2 on the batch's layer-0 rows,
         `ssl_weight` x user + item InfoNCE."""
         users, pos, neg = batch
-        adj, ego = graph.adj, torch.cat([self.user_emb.weight, self.item_emb.weight])  # type: ignore[attr-defined]
+        adj, ego = graph.adj, torch.cat([self.user_emb.weight, self.item_emb.weight])
         clean, view1, view2 = self.encodings(adj, ego)
         items = clean[self.n_users :]
         u = clean[users]
