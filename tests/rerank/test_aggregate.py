@@ -27,6 +27,26 @@ def test_alpha_grows_into_the_long_tail() -> None:
     assert adaptive_alpha(n_train, 0.5, 0.6) == pytest.approx([0.5, 0.3, 0.3])
 
 
+def test_the_other_reading_of_the_cut_off() -> None:
+    # max(alpha1 * depth, alpha2): max(.8, .25), max(.4, .25), max(0, .25)
+    assert adaptive_alpha(np.array([0, 9, 99]), 0.8, 0.25, "outside") == pytest.approx([0.8, 0.4, 0.25])
+    with pytest.raises(ValueError, match="unknown cutoff"):
+        adaptive_alpha(np.array([0, 9]), 0.8, 0.25, "below")
+
+
+def test_linear_utility_merges_as_the_papers_minus_position() -> None:
+    # the paper: U = -s * C with s the 1-based position and C = 1, for both models
+    rng = np.random.default_rng(3)
+    k, n = 10, 200
+    candidates = np.tile(np.arange(100, 100 + k), (n, 1))
+    order = np.array([rng.permutation(k) for _ in range(n)])
+    alpha = rng.random(n)
+    llm_s = np.argsort(order, axis=1) + 1.0  # 1-based LLM position of each conventional position
+    paper = alpha[:, None] * -llm_s + (1 - alpha[:, None]) * -(np.arange(k) + 1.0)
+    expected = np.take_along_axis(candidates, np.argsort(-np.round(paper, 12), axis=1, kind="stable"), axis=1)
+    assert (aggregate(candidates, order, alpha, "linear") == expected).all()
+
+
 def test_alpha_when_every_user_is_equally_active() -> None:
     assert adaptive_alpha(np.array([5, 5]), 0.8, 0.25) == pytest.approx([0.2, 0.2])
 

@@ -23,6 +23,8 @@ from llmrec.rerank import Llama4RecConfig
         ({"ks": (0, 5)}, "ks"),
         ({"activity_groups": 0}, "activity_groups"),
         ({"local_similar_weight": -1.0}, "local_similar_weight"),
+        ({"alpha_cutoff": "below"}, "alpha_cutoff"),
+        ({"pair_source": "popular"}, "pair_source"),
     ],
 )
 def test_invalid_values(changes: dict[str, object], message: str) -> None:

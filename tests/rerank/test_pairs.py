@@ -46,6 +46,16 @@ def test_draws_are_distinct_seeded_and_from_the_candidates(train: Interactions) 
     assert draw_pairs(train, candidates, 10, seed=1)[0].tolist().count(0) == 6  # all 6 pairs of 4
 
 
+def test_unseen_pairs_are_disjoint_and_never_training_items(train: Interactions) -> None:
+    users, first, second = draw_pairs(train, np.zeros((8, 0), dtype=np.int64), 3, seed=1, source="unseen")
+    assert users.tolist() == [u for u in range(8) for _ in range(3)]
+    for u in range(8):
+        items = np.concatenate([first[users == u], second[users == u]])
+        assert len(set(items.tolist())) == 6 and 4 + u not in items  # 4 + u is the user's training item
+    with pytest.raises(ValueError, match="unknown pair source"):
+        draw_pairs(train, np.zeros((8, 0), dtype=np.int64), 1, seed=1, source="popular")
+
+
 def test_llm_pairs_become_triples_and_invalid_answers_never_do(
     tmp_path: Path, train: Interactions, cfg: Llama4RecConfig
 ) -> None:

@@ -28,8 +28,8 @@ def test_prompt_has_every_section_in_order() -> None:
     sections = [
         "Rank the candidate movies below",
         "The user's history (1 of the 3 movies they liked):\n- Heat (1995)\n",
-        "The history of the most similar user (all 1 movies that user liked and this user has not seen):",
         "Candidates:\n[A] Fargo (1996), Crime\n[B] Babe (1995), Family\n",
+        "The history of the most similar user (all 1 movies that user liked and this user has not seen):",
         "A conventional recommender ranks the candidates: B > A\n",
         "Answer with the ids of all 2 candidates, each exactly once",
     ]
@@ -60,7 +60,7 @@ def test_shuffled_ids_map_to_the_right_candidates() -> None:
     assert prompt.positions.tolist() == display_order(4, 7, 0, True).tolist() != [0, 1, 2, 3]
     # the similar user u1 liked 7, 8, 9; 7 is shared with u0, so 8 and 9 are shown
     assert "(all 2 movies that user liked and this user has not seen)" in prompt.text
-    assert "- Film 7 (1997)" in prompt.text.split("most similar user")[0]  # u0's own history
+    assert "- Film 7 (1997)" in prompt.text.split("Candidates:")[0]  # u0's own history
 
 
 def test_similar_history_falls_back_to_shared_items() -> None:

@@ -12,7 +12,10 @@ The long-tail coefficient is l_u = log(N(u) + 1) with N(u) the user's training i
 
 over all users of the training matrix, so alpha_u falls from alpha1 (the least active user) to
 alpha1 * alpha2 (the most active ones): the LLM weighs most for users deep in the long tail, as the
-paper describes. Ties in U keep the conventional order. Items outside the candidates follow in the
+paper describes (Sec. 4.4: "the fewer items they have interacted with, the lower is the value of
+l_u and the higher is the value of alpha_u"). The paper's own U_Rec = -s * C (s the 1-based
+position, C = 1) is the linear utility up to a positive affine map, applied to both models alike, so
+it merges identically. Ties in U keep the conventional order. Items outside the candidates follow in the
 conventional order, so the merged lists rank the same items as the base model's and all-ranking
 metrics stay comparable with every other model.
 """
@@ -39,17 +42,21 @@ def long_tail(n_train: np.ndarray) -> np.ndarray:
     return np.log(np.asarray(n_train, dtype=np.float64) + 1.0)
 
 
-def adaptive_alpha(n_train: np.ndarray, alpha1: float, alpha2: float) -> np.ndarray:
-    """alpha_u of every user: alpha1 * max((l_max - l_u) / (l_max - l_min), alpha2).
+def adaptive_alpha(n_train: np.ndarray, alpha1: float, alpha2: float, cutoff: str = "inside") -> np.ndarray:
+    """alpha_u of every user: alpha1 * max(depth_u, alpha2), depth_u = (l_max - l_u) / (l_max - l_min).
 
+    `cutoff="outside"` gives the other reading of the paper's Eq. 7, max(alpha1 * depth_u, alpha2).
     l_min and l_max are taken over all users in `n_train`; when every user has as many interactions
-    (l_max = l_min) nobody is further in the tail than anyone else and alpha_u = alpha1 * alpha2, the
-    weight the most active users get.
+    (l_max = l_min) nobody is further in the tail than anyone else: depth_u = 0 for all.
     """
     tail = long_tail(n_train)
     low, high = float(tail.min()), float(tail.max())
     depth = (high - tail) / (high - low) if high > low else np.zeros_like(tail)
-    return alpha1 * np.maximum(depth, alpha2)
+    if cutoff == "inside":
+        return alpha1 * np.maximum(depth, alpha2)
+    if cutoff == "outside":
+        return np.maximum(alpha1 * depth, alpha2)
+    raise ValueError(f"unknown cutoff {cutoff!r}; valid: inside, outside")
 
 
 def aggregate(candidates: np.ndarray, order: np.ndarray, alpha: np.ndarray, kind: str) -> np.ndarray:

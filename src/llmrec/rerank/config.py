@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from llmrec.errors import ConfigError
 
 UTILITIES = ("linear", "log")
+CUTOFFS = ("inside", "outside")  # alpha_u = alpha1 * max(depth, alpha2) | max(alpha1 * depth, alpha2)
+PAIR_SOURCES = ("candidates", "unseen")
 ALPHA_GRID = (0.1, 0.3, 0.5, 0.7, 0.9)  # the grid alpha1 and alpha2 are chosen from on validation
 
 
@@ -28,6 +30,9 @@ class Llama4RecConfig:
     utility: str = "linear"  # linear: (k' - r) / k'; log: 1 / log2(r + 2); r = 0-based rank
     alpha1: float = 0.5  # used until `choose_alpha` picks alpha1 and alpha2 on validation
     alpha2: float = 0.1
+    # where the cut-off alpha2 applies; the paper's Eq. 7 is garbled in the text we could read, and
+    # both forms fit its description (alpha2 < 1 a cut-off, alpha_u falling with activity)
+    alpha_cutoff: str = "inside"
     alpha_grid: tuple[float, ...] = ALPHA_GRID
     select_metric: str = "ndcg@5"  # validation metric that chooses (alpha1, alpha2)
     ks: tuple[int, ...] = (3, 5, 10, 20)  # cut-offs reported (the paper's 3 and 5, plus 10 and 20)
@@ -36,7 +41,10 @@ class Llama4RecConfig:
     # user's history (item text vectors, e.g. MiniLM through llmrec.encode)
     local_similar_weight: float = 0.5
     # Pair augmentation (the LLM -> conventional model direction)
-    pairs_per_user: int = 1  # pairs of the user's candidates asked about, each a (u, i+, i-) triple
+    pairs_per_user: int = 1  # pairs asked about per user, each a (u, i+, i-) triple
+    # where pairs are drawn: "candidates" (the conventional top-k': pairs near the decision boundary)
+    # or "unseen" (any two items the user has not trained on, the paper's "randomly select pairs")
+    pair_source: str = "candidates"
     seed: int = 2024  # history order, candidate display order, pair draws, audit samples
     audit_samples: int = 3  # prompts kept with their answers in each audit
 
@@ -50,6 +58,10 @@ class Llama4RecConfig:
             raise ConfigError("rerank.history_items: a prompt needs at least one history item")
         if self.utility not in UTILITIES:
             raise ConfigError(f"rerank.utility: unknown utility {self.utility!r}; valid: {list(UTILITIES)}")
+        if self.alpha_cutoff not in CUTOFFS:
+            raise ConfigError(f"rerank.alpha_cutoff: {self.alpha_cutoff!r} is not one of {list(CUTOFFS)}")
+        if self.pair_source not in PAIR_SOURCES:
+            raise ConfigError(f"rerank.pair_source: {self.pair_source!r} is not one of {list(PAIR_SOURCES)}")
         for value in (self.alpha1, self.alpha2, *self.alpha_grid):
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"rerank alpha values must lie in [0, 1], got {value}")

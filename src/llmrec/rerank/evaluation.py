@@ -56,7 +56,8 @@ def merged_lists(
     cfg: Llama4RecConfig,
 ) -> np.ndarray:
     """Final [n_users, cfg.list_length] lists for one (alpha1, alpha2): aggregate, then append the rest."""
-    merged = aggregate(candidates, order, adaptive_alpha(n_train, alpha1, alpha2), cfg.utility)
+    alpha = adaptive_alpha(n_train, alpha1, alpha2, cfg.alpha_cutoff)
+    merged = aggregate(candidates, order, alpha, cfg.utility)
     return merge_lists(merged, base_top, cfg.list_length)
 
 

@@ -1,11 +1,12 @@
 """Mutual augmentation, the LLM -> conventional model direction: (u, i+, i-) triples from pair choices.
 
-For each user with training history and at least two candidates, `cfg.pairs_per_user` pairs of the
-user's candidates are drawn (seeded; which one is shown as A is part of the draw, so position bias
-does not favour the conventional order). The LLM says which of the two the user would prefer; the
-winner becomes i+ and the loser i-. An answer still invalid after one repair is dropped and counted:
-a guessed triple would be noise in the training data. The local judge (text similarity) gives the
-same triples offline, labelled as such.
+For each user with training history, `cfg.pairs_per_user` pairs are drawn (seeded) from the user's
+candidates or, with `cfg.pair_source = "unseen"`, from every item the user has not trained on (the
+paper: "we randomly select pairs of items for a user"); which item is shown as A is part of the
+draw, so position bias does not favour the conventional order. The LLM says which of the two the
+user would prefer; the winner becomes i+ and the loser i-. An answer still invalid after one repair
+is dropped and counted: a guessed triple would be noise in the training data. The local judge (text
+similarity) gives the same triples offline, labelled as such.
 """
 
 from __future__ import annotations
@@ -46,29 +47,37 @@ class PairResult:
 
 
 def draw_pairs(
-    train: Interactions, candidates: np.ndarray, per_user: int, seed: int
+    train: Interactions, candidates: np.ndarray, per_user: int, seed: int, source: str = "candidates"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(users, first, second): up to `per_user` distinct candidate pairs per eligible user, seeded.
+    """(users, first, second): up to `per_user` distinct item pairs per eligible user, seeded.
 
-    Eligible: training history and at least two candidates. `first` is shown as A, `second` as B.
+    `source="candidates"` draws among the user's candidates (every pair equally likely);
+    `source="unseen"` draws disjoint pairs among every item the user has not trained on. Eligible:
+    training history and at least two items to draw from. `first` is shown as A, `second` as B.
     """
-    has_history = np.diff(train.user_items.indptr) > 0
+    if source not in ("candidates", "unseen"):
+        raise ValueError(f"unknown pair source {source!r}; valid: candidates, unseen")
+    m = train.user_items
     users, first, second = [], [], []
     combos_of: dict[int, list[tuple[int, int]]] = {}  # pairs of positions, by list length
-    for u in np.flatnonzero(has_history):
-        row = candidates[u][candidates[u] != NO_ITEM]
-        if len(row) not in combos_of:
-            combos_of[len(row)] = list(itertools.combinations(range(len(row)), 2))
-        combos = combos_of[len(row)]
-        if not combos or per_user == 0:
-            continue
+    for u in np.flatnonzero(np.diff(m.indptr) > 0):
         rng = np.random.default_rng([seed, int(u), 2])
-        for c in rng.choice(len(combos), size=min(per_user, len(combos)), replace=False):
-            a, b = combos[c]
+        if source == "candidates":
+            pool = candidates[u][candidates[u] != NO_ITEM]
+            if len(pool) not in combos_of:
+                combos_of[len(pool)] = list(itertools.combinations(range(len(pool)), 2))
+            combos = combos_of[len(pool)]
+            picks = rng.choice(len(combos), size=min(per_user, len(combos)), replace=False)
+            pairs = [(pool[combos[c][0]], pool[combos[c][1]]) for c in picks]
+        else:
+            pool = np.setdiff1d(np.arange(train.n_items), m.indices[m.indptr[u] : m.indptr[u + 1]])
+            drawn = rng.choice(pool, size=min(2 * per_user, len(pool) // 2 * 2), replace=False)
+            pairs = list(zip(drawn[0::2], drawn[1::2], strict=True))
+        for a, b in pairs:
             a, b = (a, b) if rng.random() < 0.5 else (b, a)
             users.append(u)
-            first.append(row[a])
-            second.append(row[b])
+            first.append(a)
+            second.append(b)
     as_array = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
     return as_array(users), as_array(first), as_array(second)
 
@@ -83,7 +92,7 @@ def pair_augmentation(
     stats: StageStats | None = None,
 ) -> PairResult:
     """Triples from the LLM's pair choices (`llm`, `texts`), or from the local judge (`item_vecs`)."""
-    users, first, second = draw_pairs(train, candidates, cfg.pairs_per_user, cfg.seed)
+    users, first, second = draw_pairs(train, candidates, cfg.pairs_per_user, cfg.seed, cfg.pair_source)
     counts = {"pairs": len(users), "users": len(np.unique(users))}
     if llm is None:
         if item_vecs is None:

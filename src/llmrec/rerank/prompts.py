@@ -60,8 +60,9 @@ def listwise_prompt(
     conventional: Sequence[str],
     noun: str,
 ) -> str:
-    """The listwise ranking prompt: instruction, history, the similar user's history, candidates with
-    ids, the conventional model's ranking of those ids, and the answer format.
+    """The listwise ranking prompt in the order of the paper's Figure 2: instruction, history, candidates
+    with ids, the most similar user's history, the conventional model's ranking of those ids, and the
+    answer format.
 
     `history` / `similar` are the item lines shown of `n_history` / `n_similar` in all; `similar` empty
     leaves its section out (no similar user). `candidates[j]` is listed as `[ids[j]]`; `conventional`
@@ -72,6 +73,7 @@ def listwise_prompt(
         f"Rank the candidate {noun}s below for a user, from the one they would most like to choose next "
         "to the one they would least like.\n",
         f"The user's history ({_shown(len(history), n_history)} {noun}s they liked):\n{_bullets(history)}",
+        f"Candidates:\n{listed}",
     ]
     if similar:
         parts.append(
@@ -79,7 +81,6 @@ def listwise_prompt(
             f"liked and this user has not seen):\n{_bullets(similar)}"
         )
     parts += [
-        f"Candidates:\n{listed}",
         f"A conventional recommender ranks the candidates: {SEPARATOR.join(conventional)}\n",
         f"Answer with the ids of all {len(ids)} candidates, each exactly once, from most to least "
         f"likely, separated by '{SEPARATOR.strip()}' (for example B > C > A for three candidates). "
