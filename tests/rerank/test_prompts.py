@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 from llmrec.data.interactions import Interactions
-from llmrec.rerank import Llama4RecConfig
+from llmrec.rerank import Llama4RecConfig, item_texts
 from llmrec.rerank.listwise import similar_history, user_prompt
 from llmrec.rerank.prompts import display_order, listwise_prompt, pair_prompt, short_ids
 
@@ -76,3 +77,21 @@ def test_similar_history_falls_back_to_shared_items() -> None:
 def test_pair_prompt() -> None:
     text = pair_prompt(["Heat (1995)"], 1, "Fargo (1996)", "Babe (1995)", "movie")
     assert "[A] Fargo (1996)\n[B] Babe (1995)" in text and "all 1 movies they liked" in text
+
+
+def test_item_texts_from_metadata_rows() -> None:
+    rows = pd.DataFrame(
+        {
+            "title": ["Heat", "", "Casino (1995)"],
+            "year": [1995, None, 1995.0],
+            "genres": ["Action|Crime", "Drama", None],
+            "director": ["Michael Mann", pd.NA, "Martin Scorsese and a very long list of names here"],
+        }
+    ).to_dict("records")
+    texts = item_texts(rows, ["i0", "i1", "i2"], field_words=3)
+    assert texts.short == ["Heat (1995)", "untitled item i1", "Casino (1995)"]
+    assert texts.full == [
+        "Heat (1995), Action|Crime; director: Michael Mann",
+        "untitled item i1, Drama",
+        "Casino (1995), director: Martin Scorsese and...",
+    ]

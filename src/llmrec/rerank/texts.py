@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,10 +24,11 @@ class ItemTexts:
 
 
 def _text(value: object) -> str:
-    """A metadata value as one line of text ('' for missing values such as None or NaN)."""
-    if value is None or value != value:  # NaN is the one value not equal to itself
+    """A metadata value as one line of text ('' for missing values: None, NaN, pandas' NA)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return " ".join(str(value).split())
+    text = " ".join(str(value).split())
+    return "" if text in ("<NA>", "nan", "NaT") else text
 
 
 def title_line(meta: Mapping[str, object], item_id: str) -> str:
