@@ -125,11 +125,12 @@ def _as_ids(prompt: UserPrompt, positions: np.ndarray) -> str:
 
 
 def _sample(prompt: UserPrompt, answer: str | None, outcome: str, order: np.ndarray) -> dict[str, Any]:
-    """One prompt of the audit sample with its answer, what became of it and the final order as ids."""
+    """One prompt of the audit sample with its answer, what became of it and the reranker's order as ids
+    (before aggregation)."""
     return {
         "user": prompt.user,
         "prompt": prompt.text,
         "answer": answer,
         "outcome": outcome,
-        "final_order": _as_ids(prompt, order[prompt.user]),
+        "reranker_order": _as_ids(prompt, order[prompt.user]),
     }
