@@ -45,7 +45,7 @@ from llmrec.evaluate import evaluate, model_scorer
 from llmrec.graph import build_graph
 from llmrec.llm import LLMConfig, StageStats, open_llm
 from llmrec.llm.testing import FakeOpenAIServer
-from llmrec.models import GRAPH_MODELS, build_model
+from llmrec.models import MODELS, build_model
 from llmrec.rerank import (
     Llama4RecConfig,
     RerankResult,
@@ -101,7 +101,7 @@ def train_model(
     """Train (or load the cached weights of) one base model; returns it, its graph and how it was fitted."""
     torch.manual_seed(seed)
     model = build_model(name, data.train.n_users, data.train.n_items, 64, 3, train_cfg.reg)
-    graph = build_graph(data.train) if name in GRAPH_MODELS else None
+    graph = build_graph(data.train) if MODELS[name].capabilities.graph else None
     key = hashlib.sha256(
         json.dumps([name, repr(train_cfg), repr(EVAL), seed, data.train.nnz]).encode()
     ).hexdigest()

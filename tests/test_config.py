@@ -112,6 +112,8 @@ def test_what_enters_a_run_fingerprint() -> None:
     base = run_fingerprint(cfg, split, None)
     assert run_fingerprint(cfgmod.replace(cfg, **{"train.checkpoint_minutes": 30.0}), split, None) == base
     assert run_fingerprint(cfgmod.replace(cfg, **{"train.extra_edges": "x"}), split, None) == base
+    # min_epochs came later: hashed only when set, so runs made before it are still reused
+    assert run_fingerprint(cfgmod.replace(cfg, **{"train.min_epochs": 5}), split, None) != base
     assert run_fingerprint(cfgmod.replace(cfg, **{"model.sgl.drop_ratio": 0.3}), split, None) == base
     sgl = cfgmod.replace(cfg, **{"model.name": "sgl"})
     assert run_fingerprint(cfgmod.replace(sgl, **{"model.sgl.drop_ratio": 0.3}), split, None) != (
@@ -129,7 +131,9 @@ def test_what_enters_a_run_fingerprint() -> None:
         digest.update(p.user_items.indices.tobytes())
     model = {"dim": 64, "n_layers": 3, "name": "lightgcn", "options": {}}
     train = {
-        k: v for k, v in cfgmod.to_dict(cfg.train).items() if k not in ("checkpoint_minutes", "extra_edges")
+        k: v
+        for k, v in cfgmod.to_dict(cfg.train).items()
+        if k not in ("checkpoint_minutes", "extra_edges", "min_epochs")
     }
     evals = {k: v for k, v in cfgmod.to_dict(cfg.eval).items() if k != "screen"}
     rebuilt = cfgmod.fingerprint(cfg.data, cfg.split, model, train, evals, cfg.seed, None, digest.hexdigest())

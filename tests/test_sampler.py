@@ -115,3 +115,23 @@ def test_a_restored_state_replays_the_following_epochs(kind: str) -> None:
                 assert np.array_equal(a, b)
     # and without the state, the next epoch would have been a different draw
     assert not all(np.array_equal(a[0], b[0]) for a, b in zip(want[0], got_unrestored, strict=True))
+
+
+def test_merged_augmented_batches_append_the_triples_to_the_bpr_batch() -> None:
+    """Merged mode: the same original part as BPRSampler, then the drawn triples; with K negatives the
+    augmented negative fills all K columns."""
+    from llmrec.data.sampler import AugmentedSampler, BPRSampler
+
+    train = Interactions.from_pairs(
+        np.array([0, 0, 1, 2]), np.array([0, 1, 2, 3]), np.arange(3), np.arange(5)
+    )
+    aug = (np.array([2, 1]), np.array([4, 0]), np.array([1, 3]))
+    for k in (1, 3):
+        merged = list(AugmentedSampler(train, aug, 0.5, seed=7, merged=True, n_negatives=k).epoch(4))
+        plain = list(BPRSampler(train, 7, k).epoch(4))
+        (users, pos, neg), (pu, pp, pn) = merged[0], plain[0]
+        assert len(users) == 4 + 2 and (users[:4] == pu).all() and (pos[:4] == pp).all()
+        assert (neg[:4] == pn).all()
+        for u, i, j in zip(users[4:], pos[4:], neg[4:], strict=True):  # each appended row is a triple
+            row = [int(u), int(i), int(np.atleast_1d(j)[0])]
+            assert row in ([2, 4, 1], [1, 0, 3]) and (k == 1 or (np.atleast_1d(j) == row[2]).all())

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from llmrec.config import EvalConfig, TrainConfig
+from llmrec.errors import ConfigError
 from llmrec.graph import build_graph
 from llmrec.models import build_model
 from llmrec.train import SINGLE_THREAD_EDGES, choose_threads, fit
@@ -77,3 +78,30 @@ def test_train_negatives_are_checked() -> None:
     llmrec = build_model("llmrec", 30, 40, 8, 2, 1e-4)
     with pytest.raises(ConfigError, match="LLMRec trains on uniform negatives only"):
         fit(llmrec, train, valid, build_graph(train), cfg, EvalConfig(ks=(10,)), seed=0, show_progress=False)
+
+
+def test_min_epochs_holds_off_early_stopping() -> None:
+    """With patience 1, a run stops at its first evaluation without improvement; min_epochs delays
+    that stop (but not the selection: the best epoch is still the best validated one)."""
+    rng = np.random.default_rng(0)
+    train, valid = block_interactions(rng, 150, noise=0.5), block_interactions(rng, 60, noise=0.5)
+    graph = build_graph(train)
+    base = dict(epochs=30, batch_size=32, lr=0.05, eval_every=1, patience=1, metric="ndcg@10")
+    eval_cfg = EvalConfig(ks=(10,), batch_size=16)
+    runs = {}
+    for min_epochs in (0, 20):
+        torch.manual_seed(3)
+        model = build_model("bpr-mf", 30, 40, 8, 2, 1e-4)
+        runs[min_epochs] = fit(
+            model, train, valid, graph, TrainConfig(**base, min_epochs=min_epochs), eval_cfg, 3, False
+        )
+    early, held = runs[0], runs[20]
+    assert early.stopped_by == "patience" and len(early.history) < 20
+    same = [(h["epoch"], h["loss"], h["valid"]) for h in early.history]  # the same run until it stopped
+    assert (
+        len(held.history) >= 20
+        and [(h["epoch"], h["loss"], h["valid"]) for h in held.history][: len(same)] == same
+    )
+    assert held.best_valid["ndcg@10"] == max(h["valid"]["ndcg@10"] for h in held.history)
+    with pytest.raises(ConfigError, match="min_epochs"):
+        fit(model, train, valid, graph, TrainConfig(**base, min_epochs=31), eval_cfg, 3, False)

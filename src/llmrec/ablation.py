@@ -15,11 +15,11 @@ from typing import Any
 from llmrec import config as cfgmod
 from llmrec.atomic import write_json
 from llmrec.config import RunConfig
-from llmrec.experiment import TrainedRun, prepare
+from llmrec.experiment import prepare
 from llmrec.pipeline import context, execute, finish
 from llmrec.plan import plan
 from llmrec.significance import paired_p_values
-from llmrec.stages import Method, RunContext, Variant
+from llmrec.stages import Method, Result, RunContext, Variant
 
 ABLATION_JSON = "ablation.json"
 METRICS = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50")
@@ -55,14 +55,14 @@ def ablate(
 def ablate_method(ctx: RunContext, method: Method) -> dict[str, Any]:
     """The full method's row, then one per variant that differs from it."""
     full = ctx.trained[method.name]
-    rows = [_row("full", f"{method.name} (every part on)", method.name, method, full, None)]
+    rows = [_row("full", f"{method.name} (every part on)", method.name, method, ctx.cfg, full, None)]
     for variant in method.variants:
         variant_cfg = cfgmod.replace(ctx.cfg, **variant.changes)
         if method.switches is not None and method.switches(variant_cfg) == method.switches(ctx.cfg):
             continue
         folder = Path("ablation") / variant.name
         run = _run_variant(ctx, method, variant, variant_cfg, ctx.root / folder)
-        rows.append(_row(variant.name, variant.label, str(folder), method, run, full))
+        rows.append(_row(variant.name, variant.label, str(folder), method, variant_cfg, run, full))
     return {
         "method": method.name,
         "reference": "full",
@@ -71,7 +71,7 @@ def ablate_method(ctx: RunContext, method: Method) -> dict[str, Any]:
     }
 
 
-def _run_variant(ctx: RunContext, method: Method, variant: Variant, cfg: RunConfig, root: Path) -> TrainedRun:
+def _run_variant(ctx: RunContext, method: Method, variant: Variant, cfg: RunConfig, root: Path) -> Result:
     """Run the variant's stages of `method` under `cfg` into `root`, sharing the run's other artefacts."""
     child = RunContext(
         cfg,
@@ -90,7 +90,7 @@ def _run_variant(ctx: RunContext, method: Method, variant: Variant, cfg: RunConf
 
 
 def _row(
-    name: str, label: str, folder: str, method: Method, run: TrainedRun, reference: TrainedRun | None
+    name: str, label: str, folder: str, method: Method, cfg: RunConfig, run: Result, reference: Result | None
 ) -> dict[str, Any]:
     """One ablation row: switches, metric means and stds, and against the full method p-values and change."""
     metrics = run.metrics
@@ -98,7 +98,7 @@ def _row(
         "name": name,
         "label": label,
         "dir": folder,
-        "switches": method.switches(run.cfg) if method.switches else {},
+        "switches": method.switches(cfg) if method.switches else {},
         "test": metrics["test"],
         "test_std": metrics["test_std"],
         "valid": metrics["valid"],
@@ -106,7 +106,7 @@ def _row(
     if reference is not None:
         tests = [r["test"] for r in metrics["runs"]]
         ref = reference.metrics
-        row["p_value"] = paired_p_values(tests, [r["test"] for r in ref["runs"]], run.cfg.eval.significance)
+        row["p_value"] = paired_p_values(tests, [r["test"] for r in ref["runs"]], cfg.eval.significance)
         row["delta"] = {
             k: (v - ref["test"][k]) / ref["test"][k] if ref["test"][k] else None
             for k, v in metrics["test"].items()

@@ -25,6 +25,7 @@ from llmrec.data.registry import find_data_dirs
 from llmrec.experiment import TrainedRun, load_trained
 from llmrec.pipeline import run as run_pipeline
 from llmrec.pipeline import train_one as train_method
+from llmrec.stages import Result
 
 ENV_DATA_DIR = "LLMREC_DATA_DIR"
 
@@ -61,8 +62,9 @@ def train_one(
     data_dir: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     **keys: Any,
-) -> TrainedRun:
-    """`llmrec train`: one method (`model__name=...`) over the config's seeds; returns the trained run."""
+) -> Result:
+    """`llmrec train`: one method (`model__name=...`) over the config's seeds; returns its result (a
+    `TrainedRun` for a method that trains a model)."""
     cfg = resolve(config, overrides, **keys)
     return train_method(cfg, _dirs(cfg, data_dir), Path(out), show_progress=False)
 

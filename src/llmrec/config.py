@@ -107,6 +107,9 @@ class TrainConfig:
     negatives: int = 1
     eval_every: int = 1
     patience: int = 10  # evaluations without improvement before stopping
+    # no early stop before this epoch: with one validation item per user (leave-one-out) the curve is
+    # noisy enough that patience alone stops some seeds within the first epochs
+    min_epochs: int = 0
     metric: str = "recall@20"  # validation metric for early stopping and model selection
     threads: int = 0  # torch intra-op threads; 0: 1 for small training sets, else torch's default
     max_minutes: float = 0.0  # wall-clock budget for training (0: none)

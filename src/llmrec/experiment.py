@@ -155,17 +155,14 @@ def train_seeds(
 ) -> TrainedRun:
     """Train `cfg.model` over `cfg.seeds` seeds, test each selected model once, write the run folder.
 
-    `inputs` are side features (for a model declared `side_features`) and augmented triples (for one
-    declared `augmented_triples`); `extra_edges` join the graph. `method_key` is whatever else of the
+    `inputs` are side features (for a model declared `side_features`) and augmented triples (weighed
+    apart by a model declared `augmented_triples`, else part of its BPR batches; a model solved in
+    closed form takes none); `extra_edges` join the graph. `method_key` is whatever else of the
     method's settings shaped them (hashed into the fingerprint).
     """
     split = prepared.split
-    if (
-        inputs is not None
-        and inputs.triples is not None
-        and not model_capabilities(cfg.model.name).augmented_triples
-    ):
-        raise ConfigError(f"{cfg.model.name} does not train on augmented triples")
+    if inputs is not None and inputs.triples is not None and model_capabilities(cfg.model.name).closed_form:
+        raise ConfigError(f"{cfg.model.name} is solved in closed form: it cannot train on augmented triples")
     out.mkdir(parents=True, exist_ok=True)
     key = run_fingerprint(cfg, split, inputs, method_key, extra_edges)
     save_split(split, prepared.dataset, out)

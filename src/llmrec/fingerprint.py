@@ -19,7 +19,7 @@ from llmrec.features import AugmentedInputs
 UNHASHED: dict[str, set[str]] = {"eval": {"screen"}, "train": {"checkpoint_minutes", "extra_edges"}}
 # settings added after runs were made, hashed only when set away from their default, so that adding a
 # knob does not invalidate every saved run: {section: {key: default}}
-LATER: dict[str, dict[str, Any]] = {}
+LATER: dict[str, dict[str, Any]] = {"train": {"min_epochs": 0}}
 
 
 def hashed(section: str, part: Any) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from typing import Any
 
 from llmrec.atomic import write_json
 from llmrec.config import RunConfig
-from llmrec.experiment import Prepared, TrainedRun, prepare
+from llmrec.experiment import Prepared, prepare
 from llmrec.plan import Plan, plan
-from llmrec.stages import RunContext
+from llmrec.stages import Result, RunContext
 from llmrec.summary import summarise_run
 
 log = logging.getLogger("llmrec")
@@ -72,9 +72,7 @@ def finish(ctx: RunContext, the_plan: Plan) -> dict[str, Any]:
     return summary
 
 
-def train_one(
-    cfg: RunConfig, dirs: Sequence[Path], out: Path, show_progress: bool | None = None
-) -> TrainedRun:
+def train_one(cfg: RunConfig, dirs: Sequence[Path], out: Path, show_progress: bool | None = None) -> Result:
     """`llmrec train`: method `cfg.model.name` alone (with the stages it needs that are not given),
     its models written into `out` itself."""
     the_plan = plan(cfg, single=True)

@@ -158,6 +158,8 @@ def check_config(cfg: RunConfig, methods: list[Method], single: bool = False) ->
             raise ConfigError(f"train_by_model.{name}: not a method of this run; methods: {sorted(in_run)}")
     for method in methods:
         method.config(cfg)
+        if method.check is not None:
+            method.check(cfg, methods)
         if method.model is None:
             continue
         mcfg = cfgmod.for_model(cfg, method.name, method.model)

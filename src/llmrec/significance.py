@@ -44,14 +44,15 @@ def paired_p_value(a: Sequence[float], b: Sequence[float], test: str = "ttest") 
 def paired_p_values(
     runs: Sequence[dict[str, float]], baseline: Sequence[dict[str, float]], test: str = "ttest"
 ) -> dict[str, float | None]:
-    """Per metric, the p-value of `runs` against `baseline` (per-seed metric maps in the same seed order)."""
+    """Per metric both sides hold, the p-value of `runs` against `baseline` (per-seed metric maps in the
+    same seed order; a reranker reports more cut-offs than a baseline, and only shared ones pair)."""
     if len(runs) != len(baseline):
         raise ValueError(f"cannot pair {len(runs)} seeds with {len(baseline)}")
     if not runs:
         return {}
-    return {
-        name: paired_p_value([r[name] for r in runs], [r[name] for r in baseline], test) for name in runs[0]
-    }
+    shared = [name for name in runs[0] if name in baseline[0]]
+    pairs = {name: ([r[name] for r in runs], [r[name] for r in baseline]) for name in shared}
+    return {name: paired_p_value(a, b, test) for name, (a, b) in pairs.items()}
 
 
 def stars(p: float | None) -> str:

@@ -9,10 +9,10 @@ makes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from llmrec import config as cfgmod
 from llmrec.config import RunConfig
@@ -25,6 +25,18 @@ BASE = "base"  # the artefact every baseline's training feeds: the best conventi
 def trained(name: str) -> str:
     """The artefact a method's training produces: its `TrainedRun`."""
     return f"trained:{name}"
+
+
+class Result(Protocol):
+    """What a method's run leaves for the summary and report: its name and metrics.json content
+    (`TrainedRun` for trained models; a reranker's result has no model of its own)."""
+
+    name: str
+    metrics: dict[str, Any]
+
+    def valid_score(self, metric: str) -> float:
+        """Its mean validation `metric`."""
+        ...
 
 
 @dataclass
@@ -44,7 +56,7 @@ class RunContext:
     show_progress: bool | None = None
     flat: bool = False
     baselines: tuple[str, ...] = ()  # the run's conventional methods, candidates for BASE
-    trained: dict[str, TrainedRun] = field(default_factory=dict)
+    trained: dict[str, Result] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -57,29 +69,34 @@ class RunContext:
         """Where method `name` keeps its trained models."""
         return self.root if self.flat else self.root / name
 
-    def base(self) -> TrainedRun:
-        """The best baseline of the run on validation (or the one `augment.base_model` names): the one
-        rule every stage that builds on a conventional model uses."""
-        name = self.cfg.augment.base_model or best_of(
-            {n: self.trained[n] for n in self.baselines if n in self.trained}, self.cfg.train.metric
-        )
-        if name not in self.trained or name not in self.baselines:
-            raise ConfigError(
-                f"augment.base_model: {name!r} is not a trained baseline of this run; "
-                f"baselines: {list(self.baselines)}"
+    def base(self, name: str = "") -> TrainedRun:
+        """The baseline `name`, else the one `augment.base_model` names, else the best on validation:
+        the one rule every stage that builds on a conventional model uses."""
+        name = (
+            name
+            or self.cfg.augment.base_model
+            or best_of(
+                {n: self.trained[n] for n in self.baselines if n in self.trained}, self.cfg.train.metric
             )
-        return self.trained[name]
+        )
+        run = self.trained.get(name)
+        if name not in self.baselines or not isinstance(run, TrainedRun):
+            known = list(self.baselines)
+            raise ConfigError(
+                f"base model {name!r} is not a trained baseline of this run; baselines: {known}"
+            )
+        return run
 
-    def base_reason(self) -> str:
-        """Why `base()` is the base, for audits."""
-        if self.cfg.augment.base_model:
-            return "named by augment.base_model"
+    def base_reason(self, name: str = "") -> str:
+        """Why `base(name)` is the base, for audits."""
+        if name or self.cfg.augment.base_model:
+            return "named in the config"
         metric = self.cfg.train.metric
         base = self.base()
         return f"best validation {metric} ({base.valid_score(metric):.4f}) of {list(self.baselines)}"
 
 
-def best_of(runs: Mapping[str, TrainedRun], metric: str) -> str:
+def best_of(runs: Mapping[str, Result], metric: str) -> str:
     """The run with the best mean validation `metric` (ties: the later name): one rule everywhere."""
     if not runs:
         raise ConfigError("no trained baseline to choose from: add a conventional method to `methods`")
@@ -137,6 +154,8 @@ class Method:
     evaluation: str = "full-ranking"  # full-ranking: every item scored | rerank: a candidate list reordered
     variants: tuple[Variant, ...] = ()
     switches: Callable[[RunConfig], dict[str, bool]] | None = None
+    # checks of its settings against the run's other methods, called by the planner before data loads
+    check: Callable[[RunConfig, Sequence[Method]], None] | None = None
 
     def stage(self, name: str) -> Stage:
         """One of its stages, or ConfigError listing them."""
@@ -156,4 +175,4 @@ class Method:
         return cfgmod.from_dict(self.section, cfg.sections.get(self.name, {}), self.name)
 
 
-__all__ = ["BASE", "Method", "RunContext", "Stage", "StageFn", "Variant", "best_of", "trained"]
+__all__ = ["BASE", "Method", "Result", "RunContext", "Stage", "StageFn", "Variant", "best_of", "trained"]

@@ -89,13 +89,14 @@ def fit(
 ) -> FitResult:
     """Train `model` with BPR and Adam; keep the weights with the best validation `cfg.metric`.
 
-    Stops after `cfg.epochs`, after `cfg.patience` evaluations without improvement, or when
+    Stops after `cfg.epochs`, after `cfg.patience` evaluations without improvement (once
+    `cfg.min_epochs` are done), or when
     `cfg.max_minutes` is spent. Test data never enters this function. A model declared `closed_form`
     (GF-CF, popularity) is solved once by its `fit(user_items)` on the graph's edges instead.
     A model declared `epoch_views` (SGL) draws its views of the graph before each epoch.
     `augmented` (user, pos, neg) index arrays, e.g. LLM-chosen pairs, add `cfg.aug_rate` triples per
-    original edge to each batch (six tensors instead of three); only a model declared
-    `augmented_triples` (LLMRec) takes them.
+    original edge to each batch: as three more tensors for a model declared `augmented_triples`
+    (LLMRec weighs and prunes them apart), else appended to the batch's own BPR triples.
 
     Without `valid` (a refit on train + valid, `train.refit`), nothing is evaluated: the model is
     trained for `stop_after` epochs of the same `cfg.epochs`-long schedule and keeps its last weights.
@@ -156,7 +157,7 @@ def fit(
                 score,
                 loop.result.best_epoch,
             )
-            if loop.bad_evals >= cfg.patience:
+            if loop.bad_evals >= cfg.patience and epoch >= cfg.min_epochs:
                 loop.result.stopped_by = "patience"
             elif cfg.max_minutes and loop.elapsed > cfg.max_minutes * 60:
                 loop.result.stopped_by = "time"
@@ -344,13 +345,12 @@ def _sampler(
     seed: int,
 ) -> BPRSampler | AugmentedSampler:
     """BPR triples of `train` (`cfg.negatives` candidates per edge for a model that takes
-    `hard_negatives`), plus `augmented` ones for a model declared `augmented_triples`."""
+    `hard_negatives`), plus `augmented` ones (apart for a model declared `augmented_triples`)."""
     check_negatives(type(model), cfg.negatives)
     if augmented is None or not len(augmented[0]):
         return BPRSampler(train, seed, cfg.negatives)
-    if not capabilities_of(model).augmented_triples:
-        raise ConfigError(f"{type(model).__name__} does not train on augmented triples")
-    return AugmentedSampler(train, augmented, cfg.aug_rate, seed)
+    apart = capabilities_of(model).augmented_triples  # weighed apart (LLMRec), or part of the BPR batch
+    return AugmentedSampler(train, augmented, cfg.aug_rate, seed, merged=not apart, n_negatives=cfg.negatives)
 
 
 def _fit_closed_form(
@@ -402,6 +402,10 @@ def check_train_config(cfg: TrainConfig, eval_cfg: EvalConfig) -> None:
         raise ConfigError(
             f"train.metric {cfg.metric!r} is not computed; use one of {list(METRICS)} "
             f"at a K in eval.ks {list(eval_cfg.ks)}"
+        )
+    if not 0 <= cfg.min_epochs <= cfg.epochs:
+        raise ConfigError(
+            f"train.min_epochs must lie in [0, train.epochs ({cfg.epochs})], got {cfg.min_epochs}"
         )
     for key in ("epochs", "batch_size", "eval_every", "patience", "negatives"):
         if getattr(cfg, key) < 1:

@@ -78,11 +78,15 @@ class BPRSampler:
 
 
 class AugmentedSampler:
-    """`BPRSampler`'s batches followed by augmented (user, pos, neg) triples: six int64 arrays per batch.
+    """`BPRSampler`'s batches followed by augmented (user, pos, neg) triples: six int64 arrays per batch,
+    or with `merged` the triples appended to the batch's own three arrays.
 
     Each batch of B original edges brings max(1, round(rate * B)) augmented triples (e.g. LLM-chosen
     liked / disliked items) drawn uniformly with replacement from all of them; the original part is
-    exactly what `BPRSampler(train, seed)` yields, so switching augmentation on changes nothing else.
+    exactly what `BPRSampler(train, seed, n_negatives)` yields, so switching augmentation on changes
+    nothing else. Six arrays feed a model that weighs augmented pairs apart (LLMRec's pruning); merged
+    ones train any BPR model on D + the triples (Llama4Rec's data augmentation), an augmented negative
+    repeated across the K columns of dynamic negative sampling.
     """
 
     def __init__(
@@ -91,6 +95,8 @@ class AugmentedSampler:
         augmented: tuple[np.ndarray, np.ndarray, np.ndarray],
         rate: float,
         seed: int,
+        merged: bool = False,
+        n_negatives: int = 1,
     ) -> None:
         users, pos, neg = (np.asarray(a, dtype=np.int64) for a in augmented)
         if not len(users) == len(pos) == len(neg) or len(users) == 0:
@@ -104,8 +110,8 @@ class AugmentedSampler:
                 raise ValueError(f"augmented {name} items must lie in [0, {train.n_items})")
         if rate <= 0:
             raise ValueError(f"aug_rate must be positive, got {rate}")
-        self.base = BPRSampler(train, seed)
-        self.users, self.pos, self.neg, self.rate = users, pos, neg, rate
+        self.base = BPRSampler(train, seed, n_negatives)
+        self.users, self.pos, self.neg, self.rate, self.merged = users, pos, neg, rate, merged
         # its own stream, so the original part of each batch is BPRSampler's, draw for draw
         self.rng = np.random.default_rng([seed, 2])
 
@@ -113,7 +119,15 @@ class AugmentedSampler:
         """BPRSampler's epoch, each batch extended by its share of augmented triples."""
         for users, pos, neg in self.base.epoch(batch_size):
             pick = self.rng.integers(0, len(self.users), size=max(1, round(self.rate * len(users))))
-            yield users, pos, neg, self.users[pick], self.pos[pick], self.neg[pick]
+            if not self.merged:
+                yield users, pos, neg, self.users[pick], self.pos[pick], self.neg[pick]
+                continue
+            extra = self.neg[pick] if neg.ndim == 1 else np.repeat(self.neg[pick][:, None], neg.shape[1], 1)
+            yield (
+                np.concatenate([users, self.users[pick]]),
+                np.concatenate([pos, self.pos[pick]]),
+                np.concatenate([neg, extra]),
+            )
 
     def n_batches(self, batch_size: int) -> int:
         """Number of batches per epoch."""

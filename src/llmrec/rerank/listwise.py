@@ -81,7 +81,7 @@ def user_prompt(
         len(theirs),
         [texts.full[cands[p]] for p in positions],
         ids,
-        [id_of_position[p] for p in range(len(cands))],
+        [id_of_position[p] for p in range(len(cands))] if cfg.show_base_ranking else [],
         cfg.noun,
     )
     return UserPrompt(user, text, ids, positions)

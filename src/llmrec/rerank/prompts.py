@@ -66,7 +66,7 @@ def listwise_prompt(
 
     `history` / `similar` are the item lines shown of `n_history` / `n_similar` in all; `similar` empty
     leaves its section out (no similar user). `candidates[j]` is listed as `[ids[j]]`; `conventional`
-    is the ids in the conventional model's order.
+    is the ids in the conventional model's order (empty: that line is left out).
     """
     listed = "".join(f"[{i}] {line}\n" for i, line in zip(ids, candidates, strict=True))
     parts = [
@@ -80,8 +80,9 @@ def listwise_prompt(
             f"The history of the most similar user ({_shown(len(similar), n_similar)} {noun}s that user "
             f"liked and this user has not seen):\n{_bullets(similar)}"
         )
+    if conventional:  # empty: the ablation without the conventional model's ranking in the prompt
+        parts.append(f"A conventional recommender ranks the candidates: {SEPARATOR.join(conventional)}\n")
     parts += [
-        f"A conventional recommender ranks the candidates: {SEPARATOR.join(conventional)}\n",
         f"Answer with the ids of all {len(ids)} candidates, each exactly once, from most to least "
         f"likely, separated by '{SEPARATOR.strip()}' (for example B > C > A for three candidates). "
         "Output only the ids.",
