@@ -93,6 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p, with_config=False)
     p.set_defaults(func=cmd_ablate)
 
+    p = sub.add_parser(
+        "sweep", parents=[common], help="`llmrec run` over a grid of settings, same seeds, with a plot"
+    )
+    p.add_argument("config_file", metavar="CONFIG.toml")
+    p.add_argument(
+        "--set-grid",
+        action="append",
+        default=[],
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="a config key and its values (TOML, comma-separated); several keys give their product",
+    )
+    p.add_argument("--metric", default="", help="the metric plotted (default: train.metric)")
+    _add_run_options(p, with_config=False)
+    p.set_defaults(func=cmd_sweep)
+
     p = sub.add_parser("report", parents=[common], help="write report.html and report.md of a run folder")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="an `llmrec run` or `llmrec ablate` folder")
     p.set_defaults(func=cmd_report)
@@ -304,6 +320,29 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         print(format_table({r["name"]: r for r in part["variants"]}, cfg.seeds, cfg.eval.ks))
     print(f"p-values: paired {cfg.eval.significance} against the full method, over seeds")
     print(f"run directory: {out} (ablation.json, report: {out / 'report.html'})")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """`llmrec sweep CONFIG.toml --set-grid key=v1,v2`."""
+    from llmrec.sweep import SWEEP_JSON, label, sweep
+
+    cfg = resolve_config(args, Path(args.config_file))
+    grid: dict[str, list[Any]] = {}
+    for item in args.set_grid:
+        key, _, values = item.partition("=")
+        if not key or not values:
+            raise ConfigError(f"--set-grid expects KEY=V1,V2,..., got {item!r}")
+        grid[key.strip()] = [_parse_override(f"{key}={v.strip()}")[1] for v in values.split(",")]
+    out = (
+        args.out or Path("runs") / f"{Path(args.config_file).stem}-sweep-{cfgmod.fingerprint(cfg, grid)[:8]}"
+    )
+    result = sweep(cfg, grid, _data_dirs(args, cfg), out, args.metric, args.progress, dict(os.environ))
+    metric = result["metric"]
+    for row in result["points"]:
+        print(f"{label(row['point'])}: test {metric}, mean ± std over {cfg.seeds} seed(s)")
+        print(format_table(row["models"], cfg.seeds, cfg.eval.ks))
+    print(f"sweep folder: {out} ({SWEEP_JSON}, sweep.html, one run folder per point)")
     return 0
 
 
