@@ -1,0 +1,132 @@
+"""Title normalisation and tokenisation shared by queries, documents, the BM25 index and the trust gate.
+
+MovieLens writes "Shawshank Redemption, The (1994)", "Seven (Se7en) (1995)" and "Postino, Il (1994)";
+OMDb/IMDb write "The Shawshank Redemption", "Se7en" and "Il Postino: The Postman". Both sides go
+through the same functions, so they meet in the middle: the trailing year is split off, a trailing
+article moves to the front, each parenthesised alternate title becomes a variant of its own, accents
+and punctuation go, and number words become digits ("Twelve Monkeys" vs "12 Monkeys").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from difflib import SequenceMatcher
+
+# Articles MovieLens moves to the end ("Ice Storm, The", "Promesse, La", "Boot, Das").
+ARTICLES = frozenset(
+    "the a an la le les l' il lo gli el los las un une una uno das der die den det".split()
+)
+_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.+),\s*(?P<article>[^\s,]+'?)\s*$")
+_TRAILING_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:/[IVX]+)?\)\s*$")
+_TRAILING_PAREN = re.compile(r"^(?P<title>.*\S)\s*\((?P<alt>[^()]*)\)\s*$")
+_AKA = re.compile(r"^\s*a\.?k\.?a\.?\s+", re.IGNORECASE)
+_YEAR_IN_TEXT = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_NUMBERS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
+    "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
+}  # fmt: skip
+
+
+def split_year(title: str) -> tuple[str, int | None]:
+    """'Toy Story (1995)' -> ('Toy Story', 1995); a title without a trailing year keeps None."""
+    found = _TRAILING_YEAR.match(title)
+    if found is None:
+        return title.strip(), None
+    return found["title"].strip(), int(found["year"])
+
+
+def parse_year(value: object) -> int | None:
+    """The first plausible year (1800-2099) in a cell: 1962.0, '1995-1998', 'Episode aired Apr 3, 2014'.
+
+    A scraped "Episode aired ..." row thus keeps the episode's year, which lets the gate reject it.
+    """
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return int(value) if value == value and 1800 <= value < 2100 else None  # NaN != NaN
+    if isinstance(value, int):
+        return value if 1800 <= value < 2100 else None
+    found = _YEAR_IN_TEXT.search(str(value))
+    return int(found.group(1)) if found else None
+
+
+def front_article(title: str) -> str:
+    """'Shawshank Redemption, The' -> 'The Shawshank Redemption'; other titles unchanged."""
+    found = _TRAILING_ARTICLE.match(title.strip())
+    if found is None or found["article"].lower() not in ARTICLES:
+        return title.strip()
+    article = found["article"]
+    joiner = "" if article.endswith("'") else " "  # "Homme, L'" -> "L'Homme"
+    return f"{article}{joiner}{found['rest'].strip()}"
+
+
+def title_parts(title: str) -> list[str]:
+    """Main title, then each parenthesised alternate, each with its article in front; no year.
+
+    'Flower of My Secret, The (Flor de mi secreto, La) (1995)' ->
+    ['The Flower of My Secret', 'La Flor de mi secreto'].
+    """
+    rest, _ = split_year(title)
+    alternates: list[str] = []
+    while (found := _TRAILING_PAREN.match(rest)) is not None:
+        alt = _AKA.sub("", found["alt"]).strip()
+        if alt:
+            alternates.insert(0, alt)
+        rest = found["title"]
+    parts = [front_article(p) for p in [rest, *alternates] if p.strip()]
+    return parts or [rest.strip()]
+
+
+def display_title(title: str) -> str:
+    """A readable title for prompts and dense encoding: article in front, alternates in parentheses."""
+    parts = title_parts(title)
+    return parts[0] + "".join(f" ({p})" for p in parts[1:])
+
+
+def normalize(text: str) -> str:
+    """Lower-case ASCII words separated by single spaces; '&' -> 'and', number words -> digits."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    ascii_text = ascii_text.replace("&", " and ").replace("'", "").replace("\u2019", "")
+    words = _NON_WORD.sub(" ", ascii_text).split()
+    return " ".join(_NUMBERS.get(w, w) for w in words)
+
+
+def tokenize(text: str) -> list[str]:
+    """BM25 tokens of a text: its normalised words."""
+    return normalize(text).split()
+
+
+def strip_article(normalized: str) -> str:
+    """A normalised title without its leading article: 'the ice storm' -> 'ice storm'."""
+    words = normalized.split()
+    if len(words) > 1 and (words[0] in ARTICLES or words[0] == "l"):
+        words = words[1:]
+    return " ".join(words)
+
+
+def title_variants(title: str) -> set[str]:
+    """Normalised, article-free forms a title may be matched by: each part, and each part before ':'.
+
+    'Star Wars: Episode IV - A New Hope' also yields 'star wars'; 'Love Is the Devil: Study for a
+    Portrait of Francis Bacon' also yields 'love is the devil'.
+    """
+    variants: set[str] = set()
+    for part in title_parts(title):
+        for form in (part, part.split(":")[0]):
+            key = strip_article(normalize(form))
+            if key:
+                variants.add(key)
+    return variants
+
+
+def title_similarity(a: set[str], b: set[str]) -> float:
+    """Best character-level similarity (difflib ratio, 0..1) between any variant of `a` and of `b`."""
+    if not a or not b:
+        return 0.0
+    if a & b:
+        return 1.0
+    return max(SequenceMatcher(None, x, y, autojunk=False).ratio() for x in a for y in b)
