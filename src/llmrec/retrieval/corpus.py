@@ -89,8 +89,17 @@ MELU = CorpusSpec(
     text_columns=("plot", "director", "writer", "actors", "genre", "rated", "released"),
     sep="::",
     names=(
-        "movie_id", "title", "year", "rated", "released", "genre", "director", "writer", "actors",
-        "plot", "poster",
+        "movie_id",
+        "title",
+        "year",
+        "rated",
+        "released",
+        "genre",
+        "director",
+        "writer",
+        "actors",
+        "plot",
+        "poster",
     ),  # fmt: skip
 )
 
@@ -237,10 +246,10 @@ def _clean(value: object, nulls: set[str]) -> str:
     """
     if value is None or (isinstance(value, float) and value != value):
         return ""
+    # a numeric id read from JSON or Parquet as a float: 12.0 -> "12"
     if isinstance(value, float) and value.is_integer():
-        text = str(int(value))  # a numeric id read from JSON or Parquet: 12.0 -> "12"
-    else:
-        text = str(value).strip()
+        value = int(value)
+    text = str(value).strip()
     if text.startswith("[") and text.endswith("]"):
         text = _join_list(text)
     return "" if text in nulls else text
@@ -255,4 +264,3 @@ def _join_list(text: str) -> str:
     if not isinstance(parsed, list):
         return text
     return ", ".join(str(v).strip() for v in parsed if str(v).strip() not in ("", "nan", "N/A"))
-

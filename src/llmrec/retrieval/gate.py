@@ -3,8 +3,8 @@
 A wrong movie's plot in the attribute prompt is worse than none: the LLM writes confident, wrong
 attributes from it. So each fused candidate, best first, is checked against the item:
 
-- title: the best character similarity between any variant of the two titles (main, alternates,
-  the part before ':'; see `text.title_variants`) must reach `min_title_similarity`;
+- title: the best character similarity between the two titles' forms (main title, alternates, the
+  part before ':'; see `text.title_similarity`) must reach `min_title_similarity`;
 - year: when both years are known they may differ by at most `max_year_gap` (release years differ by
   one between sources); with `require_year`, a document without a year is refused when the item has one;
 - margin: another candidate that passes both checks, is a different movie (another title or year) and
@@ -25,7 +25,14 @@ import pandas as pd
 
 from llmrec.errors import ConfigError, DataError
 from llmrec.retrieval.retriever import Match, Query, Retriever, build_query
-from llmrec.retrieval.text import normalize, strip_article, title_parts, title_similarity, title_variants
+from llmrec.retrieval.text import (
+    TitleForms,
+    normalize,
+    strip_article,
+    title_parts,
+    title_similarity,
+    title_variants,
+)
 
 ACCEPTED = "accepted"
 OUTCOMES = (ACCEPTED, "no_candidate", "title", "year", "no_year", "ambiguous")
@@ -87,14 +94,14 @@ def _movie_key(title: str, year: int | None) -> tuple[str, int | None]:
     return strip_article(normalize(title_parts(title)[0])), year
 
 
-def judge(query: Query, matches: Sequence[Match], variants: Sequence[set[str]], gate: GateConfig) -> Decision:
-    """The gate's decision for one item given its fused matches (best first) and document variants."""
+def judge(query: Query, matches: Sequence[Match], forms: Sequence[TitleForms], gate: GateConfig) -> Decision:
+    """The gate's decision for one item, given its fused matches (best first) and the documents' forms."""
     if not matches:
         return Decision("no_candidate", None, None, None)
     wanted = title_variants(query.title)
     checked: list[tuple[Match, float, int | None, str]] = []
     for m in matches:
-        similarity = title_similarity(wanted, variants[m.doc])
+        similarity = title_similarity(wanted, forms[m.doc])
         gap = abs(m.year - query.year) if m.year is not None and query.year is not None else None
         if similarity < gate.min_title_similarity:
             reason = "title"
@@ -148,7 +155,9 @@ def queries_from_meta(items_meta: pd.DataFrame) -> list[Query]:
     years = items_meta["year"] if "year" in items_meta.columns else pd.Series(pd.NA, index=items_meta.index)
     genres = items_meta["genres"] if "genres" in items_meta.columns else pd.Series("", index=items_meta.index)
     return [
-        build_query(str(t) if pd.notna(t) else "", None if pd.isna(y) else int(y), str(g) if pd.notna(g) else "")
+        build_query(
+            str(t) if pd.notna(t) else "", None if pd.isna(y) else int(y), str(g) if pd.notna(g) else ""
+        )
         for t, y, g in zip(items_meta["title"], years, genres, strict=True)
     ]
 
@@ -160,7 +169,7 @@ def retrieve_items(
     gate = gate or GateConfig()
     queries = queries_from_meta(items_meta)
     matches = retriever.search(queries, k=gate.candidates)
-    decisions = [judge(q, m, retriever.variants, gate) for q, m in zip(queries, matches, strict=True)]
+    decisions = [judge(q, m, retriever.forms, gate) for q, m in zip(queries, matches, strict=True)]
     passages = [
         retriever.corpus.passage(d.match.doc) if d.accepted and d.match is not None else None
         for d in decisions

@@ -137,7 +137,7 @@ class Retriever:
         if self.config.mode != "lexical" and encoder is None:
             raise ConfigError(f"retrieval mode {self.config.mode!r} needs a text encoder")
         keys = [search_key(corpus, d) for d in range(len(corpus))]
-        self.variants = [title_variants(k) for k in keys]  # the gate compares titles with these
+        self.forms = [title_variants(k) for k in keys]  # the gate compares titles with these
         cfg = self.config
         self.bm25: BM25Index | None = None
         self.dense: DenseIndex | None = None
@@ -188,4 +188,6 @@ class Retriever:
     ) -> Match:
         """A Match for document `doc` with its fused and per-index scores."""
         c = self.corpus
-        return Match(doc, c.ids[doc], c.titles[doc], c.years[doc], score, lexical.get(doc), dense.get(doc), rank)
+        return Match(
+            doc, c.ids[doc], c.titles[doc], c.years[doc], score, lexical.get(doc), dense.get(doc), rank
+        )

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 # Articles MovieLens moves to the end ("Ice Storm, The", "Promesse, La", "Boot, Das").
 ARTICLES = frozenset(
-    "the a an la le les l' il lo gli el los las un une una uno das der die den det".split()
-)
+    ["the", "a", "an", "la", "le", "les", "l'", "il", "lo", "gli", "el", "los", "las", "un", "une", "una",
+     "uno", "das", "der", "die", "den", "det"]
+)  # fmt: skip
 _TRAILING_ARTICLE = re.compile(r"^(?P<rest>.+),\s*(?P<article>[^\s,]+'?)\s*$")
 _TRAILING_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:/[IVX]+)?\)\s*$")
 _TRAILING_PAREN = re.compile(r"^(?P<title>.*\S)\s*\((?P<alt>[^()]*)\)\s*$")
@@ -108,25 +110,39 @@ def strip_article(normalized: str) -> str:
     return " ".join(words)
 
 
-def title_variants(title: str) -> set[str]:
-    """Normalised, article-free forms a title may be matched by: each part, and each part before ':'.
+@dataclass(frozen=True)
+class TitleForms:
+    """Normalised, article-free forms of a title: `full` (each part) and `short` (each part before ':')."""
 
-    'Star Wars: Episode IV - A New Hope' also yields 'star wars'; 'Love Is the Devil: Study for a
-    Portrait of Francis Bacon' also yields 'love is the devil'.
+    full: frozenset[str]
+    short: frozenset[str]
+
+
+def title_variants(title: str) -> TitleForms:
+    """The forms a title may be matched by.
+
+    'Star Wars: Episode IV - A New Hope' has the full form 'star wars episode 4 a new hope' and the
+    short form 'star wars'; 'Seven (Se7en)' has the full forms '7' and 'se7en'.
     """
-    variants: set[str] = set()
+    full: set[str] = set()
+    short: set[str] = set()
     for part in title_parts(title):
-        for form in (part, part.split(":")[0]):
-            key = strip_article(normalize(form))
-            if key:
-                variants.add(key)
-    return variants
+        full.add(strip_article(normalize(part)))
+        if ":" in part:
+            short.add(strip_article(normalize(part.split(":")[0])))
+    return TitleForms(frozenset(full - {""}), frozenset(short - {""} - full))
 
 
-def title_similarity(a: set[str], b: set[str]) -> float:
-    """Best character-level similarity (difflib ratio, 0..1) between any variant of `a` and of `b`."""
-    if not a or not b:
+def title_similarity(a: TitleForms, b: TitleForms) -> float:
+    """Best character similarity (difflib ratio, 0..1) between a form of `a` and a form of `b`.
+
+    A short form is only compared with the other side's full forms: 'Star Wars' matches 'Star Wars:
+    Episode IV', but 'Star Trek: Generations' does not match 'Star Trek: Deep Space Nine' through
+    their shared 'star trek'.
+    """
+    pairs = [(x, y) for x in a.full for y in b.full | b.short] + [(x, y) for x in a.short for y in b.full]
+    if not pairs:
         return 0.0
-    if a & b:
+    if any(x == y for x, y in pairs):
         return 1.0
-    return max(SequenceMatcher(None, x, y, autojunk=False).ratio() for x in a for y in b)
+    return max(SequenceMatcher(None, x, y, autojunk=False).ratio() for x, y in pairs)
