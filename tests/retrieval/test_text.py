@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from llmrec.retrieval.text import (
     display_title,
     normalize,
@@ -48,7 +50,11 @@ def test_title_similarity() -> None:
 
     assert sim("Shawshank Redemption, The (1994)", "The Shawshank Redemption") == 1.0
     assert sim("Seven (Se7en) (1995)", "Se7en") == 1.0
-    assert sim("Star Wars (1977)", "Star Wars: Episode IV - A New Hope") == 1.0  # short vs full form
+    # a short form (before ':') matches the other side's full title, with a little less weight
+    assert sim("Star Wars (1977)", "Star Wars: Episode IV - A New Hope") == pytest.approx(0.92)
+    assert sim("Air Bud", "Air Bud") > sim("Air Bud", "Air Bud: Golden Receiver")
     # two subtitles under one franchise name are not the same film
     assert sim("Star Trek: Deep Space Nine: Season 1", "Star Trek: Generations") < 0.7
+    # a sequel number makes another film: "rocky 2" vs "rocky 3" is 6/7 alike in characters, halved
+    assert sim("Rocky II", "Rocky III") == pytest.approx(0.5 * 12 / 14)
     assert sim("Heat", "") == 0.0

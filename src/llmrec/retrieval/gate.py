@@ -7,8 +7,8 @@ attributes from it. So each fused candidate, best first, is checked against the 
   part before ':'; see `text.title_similarity`) must reach `min_title_similarity`;
 - year: when both years are known they may differ by at most `max_year_gap` (release years differ by
   one between sources); with `require_year`, a document without a year is refused when the item has one;
-- margin: another candidate that passes both checks, is a different movie (another title or year) and
-  is within `min_margin` of the title similarity makes the item ambiguous: rejected.
+- margin: another candidate that passes both checks, is a different movie (another title or year), is
+  as close in year and within `min_margin` in title similarity makes the item ambiguous: rejected.
 
 Only the first `scan` candidates may be accepted (1 = the best fused match or nothing). The reason
 recorded for a rejected item is that of its best-ranked candidate.
@@ -42,7 +42,7 @@ OUTCOMES = (ACCEPTED, "no_candidate", "title", "year", "no_year", "ambiguous")
 class GateConfig:
     """Thresholds of the trust gate; the defaults were chosen on a development pairing (docs/er2alm.md)."""
 
-    min_title_similarity: float = 0.9
+    min_title_similarity: float = 0.85
     max_year_gap: int = 1
     require_year: bool = False
     min_margin: float = 0.05
@@ -118,9 +118,11 @@ def judge(query: Query, matches: Sequence[Match], forms: Sequence[TitleForms], g
         return Decision(reason, m, similarity, gap)
     m, similarity, gap, _ = first
     key = _movie_key(m.title, m.year)
-    for other, other_sim, _, reason in checked:
-        rival = reason == ACCEPTED and _movie_key(other.title, other.year) != key
-        if other is not m and rival and other_sim >= similarity - gate.min_margin:
+    for other, other_sim, other_gap, reason in checked:
+        rival = reason == ACCEPTED and other is not m and _movie_key(other.title, other.year) != key
+        # a rival must be as close in year (a known year beats an unknown one) and nearly as close in title
+        as_close = gap is None or (other_gap is not None and other_gap <= gap)
+        if rival and as_close and other_sim >= similarity - gate.min_margin:
             return Decision("ambiguous", m, similarity, gap)
     return Decision(ACCEPTED, m, similarity, gap)
 

@@ -36,7 +36,7 @@ class RetrieverConfig:
     """
 
     mode: Mode = "hybrid"
-    fusion: Fusion = "rrf"
+    fusion: Fusion = "sum"
     rrf_k: int = 60
     lexical_weight: float = 0.5
     pool: int = 50

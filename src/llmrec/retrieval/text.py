@@ -133,16 +133,30 @@ def title_variants(title: str) -> TitleForms:
     return TitleForms(frozenset(full - {""}), frozenset(short - {""} - full))
 
 
-def title_similarity(a: TitleForms, b: TitleForms) -> float:
-    """Best character similarity (difflib ratio, 0..1) between a form of `a` and a form of `b`.
+SHORT_FORM_WEIGHT = 0.92  # a match through the part before ':' is weaker evidence than a full title's
+NUMBER_MISMATCH_WEIGHT = 0.5  # 'rocky 2' vs 'rocky 3': one digit apart in characters, another film
 
-    A short form is only compared with the other side's full forms: 'Star Wars' matches 'Star Wars:
-    Episode IV', but 'Star Trek: Generations' does not match 'Star Trek: Deep Space Nine' through
-    their shared 'star trek'.
+
+def title_similarity(a: TitleForms, b: TitleForms) -> float:
+    """How alike two titles are, 0..1: the best difflib ratio between a form of `a` and a form of `b`.
+
+    A short form is only compared with the other side's full forms, and scores at most
+    SHORT_FORM_WEIGHT: 'Star Wars' matches 'Star Wars: Episode IV', but 'Air Bud' matches its sequel
+    'Air Bud: Golden Receiver' less well than the film 'Air Bud' itself, and 'Star Trek: Generations'
+    does not match 'Star Trek: Deep Space Nine' through their shared 'star trek'. Forms whose numbers
+    differ ('nightmare on elm street' vs '... street 2') score half: sequels are other films.
     """
-    pairs = [(x, y) for x in a.full for y in b.full | b.short] + [(x, y) for x in a.short for y in b.full]
-    if not pairs:
-        return 0.0
-    if any(x == y for x, y in pairs):
+    pairs = [(x, y, 1.0) for x in a.full for y in b.full]
+    pairs += [(x, y, SHORT_FORM_WEIGHT) for x in a.full for y in b.short]
+    pairs += [(x, y, SHORT_FORM_WEIGHT) for x in a.short for y in b.full]
+    return max((_pair_similarity(x, y) * w for x, y, w in pairs), default=0.0)
+
+
+def _pair_similarity(x: str, y: str) -> float:
+    """difflib ratio of two normalised forms, halved when their numbers differ."""
+    if x == y:
         return 1.0
-    return max(SequenceMatcher(None, x, y, autojunk=False).ratio() for x, y in pairs)
+    ratio = SequenceMatcher(None, x, y, autojunk=False).ratio()
+    numbers_x = sorted(w for w in x.split() if w.isdigit())
+    numbers_y = sorted(w for w in y.split() if w.isdigit())
+    return ratio * NUMBER_MISMATCH_WEIGHT if numbers_x != numbers_y else ratio
