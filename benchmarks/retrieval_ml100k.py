@@ -66,10 +66,11 @@ ENCODER_PAIRINGS = {
     "all-mpnet-base-v2": ("imdb", "melu"),
 }
 GATE_SWEEP = [
-    GateConfig(min_title_similarity=s, scan=n, min_margin=m)
+    GateConfig(min_title_similarity=s, scan=n, min_margin=m, exact_year_below=e)
     for s in (0.8, 0.85, 0.9, 0.95, 1.0)
     for n in (1, 3)
     for m in (0.0, 0.05)
+    for e in (0.0, 0.95)
 ]
 
 

@@ -105,6 +105,15 @@ def test_judge_title_scan_margin_and_missing_year() -> None:
     assert judge(query, no_year, forms, GateConfig(require_year=True)).outcome == "no_year"
 
 
+def test_a_weak_title_match_needs_the_same_year() -> None:
+    forms = [title_variants("Shanghai Triad")]
+    query = build_query("Shanghai Grand (1996)")
+    ranked = [_match(0, "Shanghai Triad", 1995, 1)]
+    weak = judge(query, ranked, forms, GateConfig())  # "shanghai grand" vs "shanghai triad": 12/14 alike
+    assert weak.outcome == "year" and weak.title_similarity == pytest.approx(12 / 14) and weak.year_gap == 1
+    assert judge(query, ranked, forms, GateConfig(exact_year_below=0.0)).outcome == "accepted"
+
+
 def test_bad_knobs_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="scan"):
         GateConfig(scan=0)

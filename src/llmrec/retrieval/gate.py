@@ -6,7 +6,10 @@ attributes from it. So each fused candidate, best first, is checked against the 
 - title: the best character similarity between the two titles' forms (main title, alternates, the
   part before ':'; see `text.title_similarity`) must reach `min_title_similarity`;
 - year: when both years are known they may differ by at most `max_year_gap` (release years differ by
-  one between sources); with `require_year`, a document without a year is refused when the item has one;
+  one between sources), but a weaker title match (similarity below `exact_year_below`: a fuzzy match,
+  or one through the part before ':') needs the same year: 'Shanghai Grand (1996)' is not 'Shanghai
+  Triad (1995)', nor 'The X-Files: Season 5 (1997)' the film 'The X Files (1998)'. With
+  `require_year`, a document without a year is refused when the item has one;
 - margin: another candidate that passes both checks, is a different movie (another title or year), is
   as close in year and within `min_margin` in title similarity makes the item ambiguous: rejected.
 
@@ -44,6 +47,7 @@ class GateConfig:
 
     min_title_similarity: float = 0.85
     max_year_gap: int = 1
+    exact_year_below: float = 0.95
     require_year: bool = False
     min_margin: float = 0.05
     scan: int = 3
@@ -105,7 +109,7 @@ def judge(query: Query, matches: Sequence[Match], forms: Sequence[TitleForms], g
         gap = abs(m.year - query.year) if m.year is not None and query.year is not None else None
         if similarity < gate.min_title_similarity:
             reason = "title"
-        elif gap is not None and gap > gate.max_year_gap:
+        elif gap is not None and gap > (gate.max_year_gap if similarity >= gate.exact_year_below else 0):
             reason = "year"
         elif gate.require_year and query.year is not None and m.year is None:
             reason = "no_year"
