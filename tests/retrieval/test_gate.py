@@ -112,6 +112,9 @@ def test_a_weak_title_match_needs_the_same_year() -> None:
     weak = judge(query, ranked, forms, GateConfig())  # "shanghai grand" vs "shanghai triad": 12/14 alike
     assert weak.outcome == "year" and weak.title_similarity == pytest.approx(12 / 14) and weak.year_gap == 1
     assert judge(query, ranked, forms, GateConfig(exact_year_below=0.0)).outcome == "accepted"
+    unknown = [_match(0, "Shanghai Triad", None, 1)]  # a weak match cannot lean on an unknown year
+    assert judge(query, unknown, forms, GateConfig()).outcome == "no_year"
+    assert judge(query, unknown, forms, GateConfig(exact_year_below=0.0)).outcome == "accepted"
 
 
 def test_bad_knobs_are_config_errors() -> None:

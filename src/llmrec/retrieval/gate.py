@@ -7,9 +7,9 @@ attributes from it. So each fused candidate, best first, is checked against the 
   part before ':'; see `text.title_similarity`) must reach `min_title_similarity`;
 - year: when both years are known they may differ by at most `max_year_gap` (release years differ by
   one between sources), but a weaker title match (similarity below `exact_year_below`: a fuzzy match,
-  or one through the part before ':') needs the same year: 'Shanghai Grand (1996)' is not 'Shanghai
-  Triad (1995)', nor 'The X-Files: Season 5 (1997)' the film 'The X Files (1998)'. With
-  `require_year`, a document without a year is refused when the item has one;
+  or one through the part before ':') needs the same year, known on both sides: 'Shanghai Grand
+  (1996)' is not 'Shanghai Triad (1995)', nor 'The X-Files: Season 5 (1997)' the film 'The X Files
+  (1998)'. With `require_year`, any document without a year is refused when the item has one;
 - margin: another candidate that passes both checks, is a different movie (another title or year), is
   as close in year and within `min_margin` in title similarity makes the item ambiguous: rejected.
 
@@ -107,11 +107,12 @@ def judge(query: Query, matches: Sequence[Match], forms: Sequence[TitleForms], g
     for m in matches:
         similarity = title_similarity(wanted, forms[m.doc])
         gap = abs(m.year - query.year) if m.year is not None and query.year is not None else None
+        weak = similarity < gate.exact_year_below
         if similarity < gate.min_title_similarity:
             reason = "title"
-        elif gap is not None and gap > (gate.max_year_gap if similarity >= gate.exact_year_below else 0):
+        elif gap is not None and gap > (0 if weak else gate.max_year_gap):
             reason = "year"
-        elif gate.require_year and query.year is not None and m.year is None:
+        elif query.year is not None and m.year is None and (gate.require_year or weak):
             reason = "no_year"
         else:
             reason = ACCEPTED
