@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -93,9 +93,34 @@ class Decision:
         }
 
 
+class Checked(NamedTuple):
+    """One candidate after the checks."""
+
+    match: Match
+    similarity: float
+    gap: int | None
+    reason: str
+
+
 def _movie_key(title: str, year: int | None) -> tuple[str, int | None]:
     """Two candidates with the same main title and year are one movie listed twice."""
     return strip_article(normalize(title_parts(title)[0])), year
+
+
+def _check(query: Query, wanted: TitleForms, m: Match, doc_forms: TitleForms, gate: GateConfig) -> Checked:
+    """One candidate against the item: its title similarity, year gap, and the outcome of the checks."""
+    similarity = title_similarity(wanted, doc_forms)
+    gap = abs(m.year - query.year) if m.year is not None and query.year is not None else None
+    weak = similarity < gate.exact_year_below
+    if similarity < gate.min_title_similarity:
+        reason = "title"
+    elif gap is not None and gap > (0 if weak else gate.max_year_gap):
+        reason = "year"
+    elif query.year is not None and m.year is None and (gate.require_year or weak):
+        reason = "no_year"
+    else:
+        reason = ACCEPTED
+    return Checked(m, similarity, gap, reason)
 
 
 def judge(query: Query, matches: Sequence[Match], forms: Sequence[TitleForms], gate: GateConfig) -> Decision:
@@ -103,33 +128,23 @@ def judge(query: Query, matches: Sequence[Match], forms: Sequence[TitleForms], g
     if not matches:
         return Decision("no_candidate", None, None, None)
     wanted = title_variants(query.title)
-    checked: list[tuple[Match, float, int | None, str]] = []
-    for m in matches:
-        similarity = title_similarity(wanted, forms[m.doc])
-        gap = abs(m.year - query.year) if m.year is not None and query.year is not None else None
-        weak = similarity < gate.exact_year_below
-        if similarity < gate.min_title_similarity:
-            reason = "title"
-        elif gap is not None and gap > (0 if weak else gate.max_year_gap):
-            reason = "year"
-        elif query.year is not None and m.year is None and (gate.require_year or weak):
-            reason = "no_year"
-        else:
-            reason = ACCEPTED
-        checked.append((m, similarity, gap, reason))
-    first = next((c for c in checked[: gate.scan] if c[3] == ACCEPTED), None)
-    if first is None:
-        m, similarity, gap, reason = checked[0]
-        return Decision(reason, m, similarity, gap)
-    m, similarity, gap, _ = first
-    key = _movie_key(m.title, m.year)
-    for other, other_sim, other_gap, reason in checked:
-        rival = reason == ACCEPTED and other is not m and _movie_key(other.title, other.year) != key
+    checked = [_check(query, wanted, m, forms[m.doc], gate) for m in matches]
+    best = next((c for c in checked[: gate.scan] if c.reason == ACCEPTED), None)
+    if best is None:
+        first = checked[0]
+        return Decision(first.reason, first.match, first.similarity, first.gap)
+    key = _movie_key(best.match.title, best.match.year)
+    for other in checked:
+        rival = (
+            other.reason == ACCEPTED
+            and other is not best
+            and _movie_key(other.match.title, other.match.year) != key
+        )
         # a rival must be as close in year (a known year beats an unknown one) and nearly as close in title
-        as_close = gap is None or (other_gap is not None and other_gap <= gap)
-        if rival and as_close and other_sim >= similarity - gate.min_margin:
-            return Decision("ambiguous", m, similarity, gap)
-    return Decision(ACCEPTED, m, similarity, gap)
+        as_close = best.gap is None or (other.gap is not None and other.gap <= best.gap)
+        if rival and as_close and other.similarity >= best.similarity - gate.min_margin:
+            return Decision("ambiguous", best.match, best.similarity, best.gap)
+    return Decision(ACCEPTED, best.match, best.similarity, best.gap)
 
 
 @dataclass
