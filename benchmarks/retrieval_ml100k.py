@@ -249,17 +249,20 @@ def build(
 
 
 def spot_check(items: pd.DataFrame, retriever: Retriever, gate: GateConfig, n: int = 20) -> list[dict]:
-    """n accepted (item, document) pairs drawn at random (seed 0), with the start of the plot."""
+    """n accepted (item, document) pairs drawn at random (seed 0), for a hand check.
+
+    Only titles and ids are kept: the corpora's text may not be redistributed, so read the plots in
+    the corpus file (`doc_id`) when checking by hand.
+    """
     result = retrieve_items(items, retriever, gate)
     accepted = [i for i, d in enumerate(result.decisions) if d.accepted]
     picks = sorted(random.Random(0).sample(accepted, min(n, len(accepted))))
     rows = []
     for i in picks:
         d = result.decisions[i]
-        plot = retriever.corpus.fields.get("plot", ("",) * len(retriever.corpus))[d.match.doc]
         rows.append({"row": items.index[i], "item": f"{items['title'].iloc[i]} ({items['year'].iloc[i]})",
                      "doc": f"{d.match.title} ({d.match.year})", "doc_id": d.match.doc_id,
-                     "similarity": round(d.title_similarity or 0, 3), "plot": plot[:140]})  # fmt: skip
+                     "similarity": round(d.title_similarity or 0, 3)})  # fmt: skip
     return rows
 
 
