@@ -1,0 +1,5 @@
+"""`python -m llmrec ...`: the same command line as the `llmrec` script."""
+
+from llmrec.cli import main
+
+raise SystemExit(main())
