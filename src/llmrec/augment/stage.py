@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,8 @@ def augment(
     start = time.perf_counter()
     env = {} if env is None else env
     llm_cfg = _llm_config(aug, llm, env)
+    if llm_cfg is not None and llm_cfg.backend == "openai_batch" and not llm_cfg.batch_dir:
+        llm_cfg = replace(llm_cfg, batch_dir=str(out))  # a rerun finds its batches in the folder
     teacher = teacher_record(aug, llm_cfg)
     fingerprint = augment_fingerprint(base, aug, llm_cfg)
     saved = artefacts.reuse(out, fingerprint)

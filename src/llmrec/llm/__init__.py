@@ -37,6 +37,10 @@ def make_backend(cfg: LLMConfig, env: Mapping[str, str]) -> Backend:
         from llmrec.llm.openai_backend import OpenAIBackend
 
         return OpenAIBackend(cfg, env.get(cfg.api_key_env))
+    if cfg.backend == "openai_batch":
+        from llmrec.llm.batch_backend import BatchAPIBackend
+
+        return BatchAPIBackend(cfg, env.get(cfg.api_key_env))
     if cfg.backend == "llamacpp":
         from llmrec.llm.llamacpp_backend import LlamaCppBackend
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from llmrec.errors import ConfigError
 
-BACKENDS = ("openai", "llamacpp", "replay")
+BACKENDS = ("openai", "openai_batch", "llamacpp", "replay")
 ENV_BASE_URL = "LLMREC_LLM_BASE_URL"
 ENV_BASE_URLS = "LLMREC_LLM_BASE_URLS"  # comma- or whitespace-separated: several replicas of one model
 ENV_MODEL = "LLMREC_LLM_MODEL"
@@ -20,7 +20,7 @@ ENV_EMBEDDING_MODEL = "LLMREC_LLM_EMBEDDING_MODEL"
 class LLMConfig:
     """Backend, model, request policy, sampling defaults, prices and cache location."""
 
-    backend: str = "openai"  # openai | llamacpp | replay
+    backend: str = "openai"  # openai | openai_batch | llamacpp | replay
     model: str = "gpt-4o-mini"  # llamacpp: path of the GGUF file
     embedding_model: str = "text-embedding-3-small"  # llamacpp: GGUF path ("" reuses `model`)
     base_url: str | None = None  # openai: None is api.openai.com; e.g. http://localhost:8000/v1 for vLLM
@@ -43,6 +43,14 @@ class LLMConfig:
     embed_batch: int = 64  # texts per embeddings request
     prices: tuple[tuple[str, float, float], ...] = ()  # (model, USD per 1M prompt, per 1M completion tokens)
     cache_path: str = "runs/llm_cache.sqlite"
+    # openai_batch: the Batch API (docs/scale.md); state kept in batch_dir ("" : the run's folder, or
+    # beside the cache) so a restarted run polls its batches instead of submitting them again
+    batch_dir: str = ""
+    batch_poll_s: float = 30.0  # seconds between polls
+    batch_wait_s: float = 90_000.0  # stop waiting after this (a rerun goes on polling)
+    batch_window: str = "24h"  # the completion window asked for
+    batch_max_requests: int = 50_000  # requests per batch file (the API's limit)
+    batch_rounds: int = 2  # batches per request: an expired batch's unanswered requests go again
     n_ctx: int = 4096  # llamacpp: context window
     n_gpu_layers: int = 0  # llamacpp: layers offloaded to the GPU (-1: all)
 
@@ -56,11 +64,12 @@ class LLMConfig:
                 "llm.base_url and llm.base_urls are both set: give one server or a list of them"
             )
         _check_urls(self.base_urls)
-        for name in ("concurrency", "max_tokens", "embed_batch", "endpoint_failures"):
+        for name in ("concurrency", "max_tokens", "embed_batch", "endpoint_failures", "batch_max_requests",
+                     "batch_rounds"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ConfigError(f"llm.{name}: must be at least 1, got {getattr(self, name)}")
         for name in ("rpm", "tpm", "max_retries", "timeout_s", "backoff_base_s", "backoff_max_s",
-                     "endpoint_probe_s"):  # fmt: skip
+                     "endpoint_probe_s", "batch_poll_s", "batch_wait_s"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ConfigError(f"llm.{name}: must not be negative, got {getattr(self, name)}")
 
