@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -90,9 +91,10 @@ def _ranked(served: Served, ranked: Ranked) -> list[dict[str, Any]]:
 
 
 def _filters(genres: str | list[str] | None, year_min: int | None, year_max: int | None) -> Filters:
-    """Filters from a comma-separated query value or a JSON list."""
+    """Filters from a comma-separated query value or a JSON list (the body's)."""
     names = genres.split(",") if isinstance(genres, str) else genres or []
-    return Filters(tuple(g.strip() for g in names if g.strip()), year_min, year_max)
+    origin = "query" if isinstance(genres, str) else "body"
+    return Filters(tuple(g.strip() for g in names if g.strip()), year_min, year_max, origin)
 
 
 def _check_k(served: Served, k: int, where: str) -> None:
@@ -142,8 +144,18 @@ def create_app(
     loader: Callable[[Path, str | None], Served] = load_served,
 ) -> Any:
     """The ASGI app serving `served` (wrapped in the metrics and body-limit layers)."""
-    app = FastAPI(title="llmrec serve", summary="Top-K recommendations with explanations from a trained run")
     holder = Holder(served, sentences or Sentences(None))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        holder.sentences.close()  # on shutdown, after the requests in flight are answered
+
+    app = FastAPI(
+        title="llmrec serve",
+        summary="Top-K recommendations with explanations from a trained run",
+        lifespan=lifespan,
+    )
     app.state.holder = holder
     registry = CollectorRegistry()
     _install_errors(app)
@@ -303,10 +315,6 @@ def create_app(
                 raise RequestError(422, str(err), "body.run_dir") from None
             old, holder.served = holder.served, new
         return _json({"reloaded": True, "from": str(old.folder), **new.info()})
-
-    @app.on_event("shutdown")
-    async def close() -> None:
-        holder.sentences.close()
 
     return Metrics(BodyLimit(app, max_body), registry)
 

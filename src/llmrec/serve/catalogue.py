@@ -22,6 +22,7 @@ class Filters:
     genres: tuple[str, ...] = ()
     year_min: int | None = None
     year_max: int | None = None
+    origin: str = "query"  # where the request gave them: query or body, for errors
 
     @property
     def empty(self) -> bool:
@@ -95,13 +96,15 @@ class Catalogue:
             unknown = [g for g in filters.genres if g.lower() not in self._lower]
             if unknown:
                 known = ", ".join(sorted(self.genre_masks)) or "none: this catalogue has no genres"
-                raise RequestError(422, f"unknown genre(s) {unknown}; known: {known}", "query.genres")
+                raise RequestError(
+                    422, f"unknown genre(s) {unknown}; known: {known}", f"{filters.origin}.genres"
+                )
             keep = np.zeros(self.n_items, dtype=bool)
             for g in filters.genres:
                 keep |= self.genre_masks[self._lower[g.lower()]]
         lo, hi = filters.year_min, filters.year_max
         if lo is not None and hi is not None and lo > hi:
-            raise RequestError(422, f"year_min {lo} is after year_max {hi}", "query.year_min")
+            raise RequestError(422, f"year_min {lo} is after year_max {hi}", f"{filters.origin}.year_min")
         if lo is not None:
             keep &= self.years >= lo  # NaN (unknown year) compares False: a year filter drops them
         if hi is not None:
