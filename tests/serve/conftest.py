@@ -42,8 +42,14 @@ def write_augmentation(folder: Path) -> None:
     (folder / "attributes.tsv").write_text(
         "item_id\tdirector\tdirector_source\tteacher\n" + "\n".join(rows) + "\n"
     )
-    profile = {"user_id": "u0", "liked_genres": ["Comedy"], "disliked_genres": ["Horror"],
-               "liked_directors": ["Director 1"], "summary": "likes comedies", "teacher": "local"}  # fmt: skip
+    profile = {
+        "user_id": "u0",
+        "liked_genres": ["Comedy"],
+        "disliked_genres": ["Horror"],
+        "liked_directors": ["Director 1"],
+        "summary": "likes comedies",
+        "teacher": "local",
+    }
     (folder / "profiles.jsonl").write_text(json.dumps(profile) + "\n")
     manifest = {"fingerprint": "test", "files": ["attributes.tsv", "profiles.jsonl"], "teacher": teacher}
     (folder / "manifest.json").write_text(json.dumps(manifest))
