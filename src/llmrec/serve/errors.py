@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from llmrec.errors import LLMRecError
+
 
 class RequestError(Exception):
     """A request the server cannot answer: HTTP `status`, what is wrong, and where in the request."""
@@ -15,7 +17,7 @@ class RequestError(Exception):
         return {"error": {"status": self.status, "message": self.message, "where": self.where}}
 
 
-class RunRefused(Exception):
+class RunRefused(LLMRecError):
     """A run directory that cannot be served (incomplete, or written by another version): one line."""
 
 

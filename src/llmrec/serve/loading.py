@@ -54,8 +54,10 @@ class Served:
 
 def _one_line(err: BaseException) -> str:
     """The first line of an error, short enough for a refusal."""
-    text = str(err).strip().splitlines()
+    text = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     first = text[0] if text else type(err).__name__
+    if first.endswith(":") and len(text) > 1:  # torch's "Error(s) in loading state_dict for X:" + the cause
+        first = f"{first} {text[1]}"
     return first if len(first) <= 300 else first[:297] + "..."
 
 
@@ -105,7 +107,7 @@ def load_served(run_dir: Path, model: str | None = None) -> Served:
     except Exception as err:  # noqa: BLE001  (torch, numpy and our own loaders raise many kinds)
         raise RunRefused(f"cannot serve {folder}: {_one_line(err)}") from None
     seconds = time.perf_counter() - start
-    log.info("serving %s (%s) from %s, loaded in %.2f s", recommender.model_name, why, folder, seconds)
+    log.debug("loaded %s (%s) from %s in %.2f s", recommender.model_name, why, folder, seconds)
     return Served(run_dir, folder, recommender, augmentations, seconds)
 
 
