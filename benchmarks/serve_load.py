@@ -238,8 +238,8 @@ def main() -> None:
     name = f"serve_load{'-' + args.tag if args.tag else ''}.json"
     (ROOT / "benchmarks" / "results" / name).write_text(json.dumps(out, indent=2) + "\n")
     print(
-        f"\nstart-up {out['startup_s']} s, {out['startup_cpu_s']} s of CPU (run loaded in {out['load_s']} s), "
-        f"memory {memory}"
+        f"\nstart-up {out['startup_s']} s, {out['startup_cpu_s']} s of CPU "
+        f"(run loaded in {out['load_s']} s), memory {memory}"
     )
     print("| scenario | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req | client CPU ms/req |")
     print("|---|---|---|---|---|---|---|")
