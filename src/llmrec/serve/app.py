@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -78,16 +79,66 @@ class Holder:
 
 def _json(content: Any, status: int = 200) -> Response:
     """A JSON response without response-model validation (the hot path)."""
-    return Response(json.dumps(content, ensure_ascii=False).encode(), status, media_type="application/json")
+    return Response(_encode(content).encode(), status, media_type="application/json")
 
 
-def _ranked(served: Served, ranked: Ranked) -> list[dict[str, Any]]:
-    """A ranked list as the API shows it."""
-    describe = served.recommender.catalogue.describe
-    return [
-        {"rank": r + 1, **describe(i), "score": s}
+TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _query_int(request: Request, name: str, default: int | None) -> int | None:
+    """An integer query parameter, parsed by hand (FastAPI's per-parameter machinery costs more than
+    the ranking); a 422 naming it when it is not an integer."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise RequestError(422, f"Input should be a valid integer, got {raw!r}", f"query.{name}") from None
+
+
+def _query_bool(request: Request, name: str, default: bool) -> bool:
+    """A boolean query parameter (true/false, 1/0, yes/no, on/off)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in TRUE or raw.lower() in FALSE:
+        return raw.lower() in TRUE
+    raise RequestError(422, f"Input should be a valid boolean, got {raw!r}", f"query.{name}")
+
+
+def _documented(*params: tuple[str, str, str]) -> dict[str, Any]:
+    """OpenAPI entries of query parameters parsed by hand: (name, type, description)."""
+    return {
+        "parameters": [
+            {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
+            for n, t, d in params
+        ]
+    }
+
+
+def _ranked(served: Served, ranked: Ranked) -> RawJSON:
+    """A ranked list as the API shows it: [{rank, item_id, title, genres, year, score}], joined from
+    each item's cached JSON (the hot path's encoding)."""
+    fragment = served.recommender.catalogue.fragment
+    rows = (
+        f'{{"rank": {r + 1}, {fragment(i)}, "score": {repr(s) if math.isfinite(s) else "null"}}}'
         for r, (i, s) in enumerate(zip(ranked.items, ranked.scores, strict=True))
-    ]
+    )
+    return RawJSON("[" + ", ".join(rows) + "]")
+
+
+class RawJSON(str):
+    """JSON text to embed as is in a response."""
+
+
+def _encode(content: Any) -> str:
+    """JSON of `content`, with RawJSON values spliced in unchanged."""
+    if isinstance(content, RawJSON):
+        return str(content)
+    if isinstance(content, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {_encode(v)}" for k, v in content.items()) + "}"
+    return json.dumps(content, ensure_ascii=False)
 
 
 def _filters(genres: str | list[str] | None, year_min: int | None, year_max: int | None) -> Filters:
@@ -197,19 +248,27 @@ def create_app(
             {"user_id": user_id, "history": history, "profile": profile, "source": s.augmentations.label()}
         )
 
-    @app.get("/users/{user_id}/recommendations", summary="top-K for a known user")
-    async def recommend_user(
-        user_id: str,
-        k: int = Query(20, description="1..catalogue size"),
-        exclude_seen: bool = Query(True, description="leave out the user's train and valid items"),
-        genres: str = Query("", description="comma-separated; keep items of any of them"),
-        year_min: int | None = None,
-        year_max: int | None = None,
-    ) -> Response:
+    user_query = _documented(
+        ("k", "integer", "list length, 1..catalogue size (default 20)"),
+        ("exclude_seen", "boolean", "leave out the user's train and valid items (default true)"),
+        ("genres", "string", "comma-separated; keep items of any of them"),
+        ("year_min", "integer", "keep items released in or after this year"),
+        ("year_max", "integer", "keep items released in or before this year"),
+    )
+
+    @app.get("/users/{user_id}/recommendations", summary="top-K for a known user", openapi_extra=user_query)
+    async def recommend_user(user_id: str, request: Request) -> Response:
         s = holder.served
+        k = _query_int(request, "k", 20)
+        assert k is not None
         _check_k(s, k, "query.k")
+        exclude_seen = _query_bool(request, "exclude_seen", True)
+        filters = _filters(
+            request.query_params.get("genres", ""), _query_int(request, "year_min", None),
+            _query_int(request, "year_max", None),
+        )  # fmt: skip
         u = s.recommender.catalogue.user(user_id, "path.user_id")
-        ranked = s.recommender.recommend_user(u, k, exclude_seen, _filters(genres, year_min, year_max))
+        ranked = s.recommender.recommend_user(u, k, exclude_seen, filters)
         return _json(
             {"user_id": user_id, "model": s.recommender.model_name, "k": k, "items": _ranked(s, ranked)}
         )

@@ -6,6 +6,7 @@ arrays, so a filter is a boolean mask applied in one vector operation.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,7 @@ class Catalogue:
             for g in names:
                 self.genre_masks.setdefault(g, np.zeros(n, dtype=bool))[i] = True
         self._lower = {g.lower(): g for g in self.genre_masks}
+        self._fragments: dict[int, str] = {}  # item -> its description as JSON members, built on first use
 
     @property
     def n_items(self) -> int:
@@ -120,6 +122,13 @@ class Catalogue:
             "genres": self.genres[i],
             "year": None if np.isnan(year) else int(year),
         }
+
+    def fragment(self, i: int) -> str:
+        """`describe(i)` as JSON object members without the braces, cached: lists are joined from them."""
+        text = self._fragments.get(i)
+        if text is None:
+            text = self._fragments[i] = json.dumps(self.describe(i), ensure_ascii=False)[1:-1]
+        return text
 
     def search(self, query: str, limit: int) -> list[dict[str, Any]]:
         """Items whose title (or id) contains `query`, case-insensitively, in catalogue order."""

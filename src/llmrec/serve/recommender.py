@@ -76,11 +76,11 @@ class Recommender:
 
     def user_scores(self, user: int) -> torch.Tensor:
         """Scores of every item for a known user: [n_items]."""
-        index = torch.tensor([user])
         with torch.no_grad():
             if self.user_vecs is not None and self.item_vecs is not None:
-                return (self.user_vecs[index] @ self.item_vecs.T)[0]
-            return self._scorer.score(index, self.run.test_graph)[0]
+                # a [1, dim] slice: the same product, shape and kernel as the model's `score`
+                return (self.user_vecs[user : user + 1] @ self.item_vecs.T)[0]
+            return self._scorer.score(torch.tensor([user]), self.run.test_graph)[0]
 
     def recommend_user(self, user: int, k: int, exclude_seen: bool, filters: Filters) -> Ranked:
         """Top-k for a known user, their train and valid items left out unless `exclude_seen` is off."""
