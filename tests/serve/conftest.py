@@ -74,3 +74,13 @@ def client(run_root: Path) -> Iterator[TestClient]:
 
     with TestClient(create_app(load_served(run_root), admin_token="s3cret"), base_url="http://serve") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def pop_root(run_root: Path) -> Path:
+    """The same data with the popularity model (no vectors), trained beside: run/pop."""
+    keys = write_data(run_root.parent / "data")
+    llmrec.train_one(
+        out=run_root.parent / "pop", overrides={**keys, "split.ratios": [0.6, 0.2, 0.2]}, model__name="pop"
+    )
+    return run_root.parent / "pop"

@@ -254,3 +254,22 @@ def test_health_readiness_meta_and_openapi(client: TestClient) -> None:
     assert meta["years"] == [1990, 2025] and meta["llm"] is False
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/users/{user_id}/recommendations", "/recommendations", "/items/{item_id}/similar"} <= set(paths)
+
+
+def test_a_model_without_vectors_serves_lists_and_co_interaction_neighbours(pop_root: Path) -> None:
+    from llmrec.serve import load_served
+    from llmrec.serve.app import create_app
+
+    with TestClient(create_app(load_served(pop_root))) as client:
+        served = client.get("/users/u7/recommendations", params={"k": 6}).json()
+        assert _ids(served) == [e["item_id"] for e in recommend(pop_root, "u7", 6)]
+        similar = client.get("/items/i4/similar", params={"k": 3}).json()
+        refused = client.post("/recommendations", json={"items": ["i1"]})
+    run = llmrec.load(pop_root)
+    seen = (run.split.train.user_items + run.split.valid.user_items).toarray() > 0
+    ids = [str(i) for i in run.split.train.item_ids]
+    col = seen[:, ids.index("i4")]
+    cos = (seen.T.astype(float) @ col) / np.sqrt(seen.sum(axis=0) * col.sum()).clip(1e-12)
+    cos[ids.index("i4")] = -np.inf
+    assert [it["score"] for it in similar["items"]] == pytest.approx(np.sort(cos)[::-1][:3], abs=1e-6)
+    assert refused.status_code == 422 and "pop has no item vectors" in refused.json()["error"]["message"]
