@@ -93,11 +93,15 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--single", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch, numpy-BLAS and FAISS threads")
+    parser.add_argument("--users", type=int, default=0, help="a seeded sample of this many users (0: all)")
     parser.add_argument("--checkpoint", type=Path, help="take the weights of this training checkpoint")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     users, items, seen = vectors(args.run_dir, args.checkpoint)
+    if args.users:
+        sample = np.sort(np.random.default_rng(1).choice(len(users), size=args.users, replace=False))
+        users, seen = users[sample], seen[sample]
     exact = ItemIndex.build(items, IndexParams(kind="exact"))
     _, truth = exact.search(users, args.k, seen)
     rows = []
@@ -113,7 +117,7 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     result = {
         "run_dir": str(args.run_dir), "checkpoint": str(args.checkpoint),
-        "users": len(users), "items": len(items), "dim": items.shape[1],
+        "users": len(users), "sampled": bool(args.users), "items": len(items), "dim": items.shape[1],
         "k": args.k, "threads": args.threads, "settings": rows,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_average": os.getloadavg(),
