@@ -34,8 +34,9 @@ from llmrec.rundir import load_run_config, load_split
 # each index is built once; the searches vary only what is read at search time
 SETTINGS = [
     (IndexParams(kind="exact"), [{}]),
-    (IndexParams(kind="hnsw", hnsw_m=32), [{"ef_search": 64}, {"ef_search": 128}, {"ef_search": 256}]),
-    (IndexParams(kind="ivf"), [{"nprobe": 16}, {"nprobe": 64}]),
+    (IndexParams(kind="hnsw", hnsw_m=32, hnsw_metric="ip"), [{"ef_search": e} for e in (64, 256)]),
+    (IndexParams(kind="hnsw", hnsw_m=32), [{"ef_search": e} for e in (512, 1024, 2048)]),
+    (IndexParams(kind="ivf"), [{"nprobe": n} for n in (128, 256)]),
 ]
 
 
@@ -75,7 +76,7 @@ def measure(index: ItemIndex, build_s: float, users: np.ndarray, seen: Any, trut
         index.search(users[u : u + 1], k, row)
         times.append(time.perf_counter() - t)
     return {
-        "kind": index.kind, "params": {f: getattr(params, f) for f in ("hnsw_m", "ef_search", "nprobe")},
+        "kind": index.kind, "params": {f: getattr(params, f) for f in ("hnsw_m", "hnsw_metric", "ef_search", "nprobe")},
         "recall_at_k": round(float(np.mean(hits)) / k, 5),
         "users_below_0.9": int(np.sum(np.array(hits) < 0.9 * k)),
         "build_s": round(build_s, 2), "batch_ms_per_user": round(1000 * batch_s / len(users), 4),

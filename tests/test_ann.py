@@ -38,16 +38,18 @@ def test_exact_matches_brute_force_with_exclusion() -> None:
     assert np.array_equal(by_lists, ids)
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
-def test_faiss_kinds_agree_with_exact_and_skip_seen(kind: str) -> None:
+@pytest.mark.parametrize(
+    "kind,metric,floor", [("hnsw", "lift", 0.95), ("hnsw", "ip", 0.85), ("ivf", "lift", 0.95)]
+)  # the inner-product graph saturates lower on clustered data with varied norms (docs/scale.md)
+def test_faiss_kinds_agree_with_exact_and_skip_seen(kind: str, metric: str, floor: float) -> None:
     rng = np.random.default_rng(1)
     items, users = clustered(rng, 4000, 16), clustered(rng, 200, 16)
     seen = [rng.choice(4000, size=25, replace=False) for _ in range(200)]
     truth = brute(users, items, 20, [list(s) for s in seen])
-    index = ItemIndex.build(items, IndexParams(kind=kind, nprobe=16))
+    index = ItemIndex.build(items, IndexParams(kind=kind, nprobe=16, hnsw_metric=metric))
     _, ids = index.search(users, 20, seen)
     recall = np.mean([len(set(a) & set(b)) / 20 for a, b in zip(ids, truth, strict=True)])
-    assert recall >= 0.95, recall
+    assert recall >= floor, recall
     assert all(not set(row) & set(s) for row, s in zip(ids, seen, strict=True))  # never a seen item
     assert (ids >= 0).all()  # over-fetching left k unseen items for everyone
     assert index.memory_bytes() > items.nbytes  # the graph or lists on top of the vectors

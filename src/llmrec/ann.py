@@ -11,8 +11,9 @@ exclusion list (powers of two), so one long history does not make the whole batc
 `kind="auto"` keeps the exact search for catalogues up to `exact_below` items (a matrix product and
 a partial sort: fast enough there, and never wrong) and builds HNSW above. FAISS (`faiss-cpu`) is
 imported only for the approximate kinds. HNSW searches by L2 on the item vectors lifted by one
-coordinate, which turns the inner-product search into a nearest-neighbour one (a graph over inner
-products alone finds the best items far less reliably); IVF uses FAISS's inner-product metric. The
+coordinate (`hnsw_metric="lift"`), which turns the inner-product search into a nearest-neighbour one
+(Bachrach et al., RecSys 2014), or by FAISS's inner product (`"ip"`: better at small `ef_search` when
+item norms vary a lot, but it saturates below the lifted graph's recall); IVF uses the inner product. The
 fetched items are rescored exactly and re-sorted. Recall against exact search is measured in
 benchmarks/ann_gowalla.py (docs/scale.md).
 """
@@ -36,6 +37,7 @@ class IndexParams:
     kind: str = "auto"  # auto | exact | hnsw | ivf
     exact_below: int = 200_000  # auto: exact search up to this many items
     hnsw_m: int = 32  # graph degree
+    hnsw_metric: str = "lift"  # lift: L2 on lifted vectors (exact MIPS reduction) | ip: FAISS inner product
     ef_construction: int = 200
     ef_search: int = 128  # raised to the fetch size when that is larger
     nlist: int = 0  # ivf: cells (0: about 4 sqrt(n_items))
@@ -45,6 +47,8 @@ class IndexParams:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"ann kind {self.kind!r} unknown; valid: {list(KINDS)}")
+        if self.hnsw_metric not in ("lift", "ip"):
+            raise ValueError(f"ann hnsw_metric {self.hnsw_metric!r} unknown; valid: ['lift', 'ip']")
         for name in ("hnsw_m", "ef_construction", "ef_search", "nprobe"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ann {name} must be at least 1, got {getattr(self, name)}")
@@ -78,10 +82,15 @@ class ItemIndex:
         if params.threads:
             faiss.omp_set_num_threads(params.threads)
         dim = items.shape[1]
-        if kind == "hnsw":  # MIPS as L2 search on one added coordinate (Bachrach et al., RecSys 2014)
+        if kind == "hnsw" and params.hnsw_metric == "lift":  # MIPS as L2 on one more coordinate
             index = faiss.IndexHNSWFlat(dim + 1, params.hnsw_m, faiss.METRIC_L2)
             index.hnsw.efConstruction = params.ef_construction
             index.add(_lift_items(items))
+            return cls(items, params, kind, index)
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = params.ef_construction
+            index.add(items)
             return cls(items, params, kind, index)
         else:
             # about 4 sqrt(n) cells, at least 39 training points each (FAISS's k-means minimum)
@@ -137,7 +146,9 @@ class ItemIndex:
             return _exact(queries, self.items, fetch)
         if self.kind == "hnsw":
             self._index.hnsw.efSearch = max(self.params.ef_search, fetch)
-            _, ids = self._index.search(np.hstack([queries, np.zeros((len(queries), 1), np.float32)]), fetch)
+            lifted = self._index.d == queries.shape[1] + 1
+            padded = np.hstack([queries, np.zeros((len(queries), 1), np.float32)]) if lifted else queries
+            _, ids = self._index.search(padded, fetch)
         else:
             self._index.nprobe = self.params.nprobe
             _, ids = self._index.search(queries, fetch)
