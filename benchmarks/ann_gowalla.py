@@ -76,7 +76,8 @@ def measure(index: ItemIndex, build_s: float, users: np.ndarray, seen: Any, trut
         index.search(users[u : u + 1], k, row)
         times.append(time.perf_counter() - t)
     return {
-        "kind": index.kind, "params": {f: getattr(params, f) for f in ("hnsw_m", "hnsw_metric", "ef_search", "nprobe")},
+        "kind": index.kind,
+        "params": {f: getattr(params, f) for f in ("hnsw_m", "hnsw_metric", "ef_search", "nprobe")},
         "recall_at_k": round(float(np.mean(hits)) / k, 5),
         "users_below_0.9": int(np.sum(np.array(hits) < 0.9 * k)),
         "build_s": round(build_s, 2), "batch_ms_per_user": round(1000 * batch_s / len(users), 4),
