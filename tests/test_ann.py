@@ -55,11 +55,11 @@ def test_faiss_kinds_agree_with_exact_and_skip_seen(kind: str, metric: str, floo
     assert index.memory_bytes() > items.nbytes  # the graph or lists on top of the vectors
 
 
-def test_auto_is_exact_for_small_catalogues_and_hnsw_above() -> None:
+def test_auto_is_exact_for_small_catalogues_and_ivf_above() -> None:
     items = np.random.default_rng(2).normal(size=(150, 4)).astype(np.float32)
     assert ItemIndex.build(items).kind == "exact"
     assert ItemIndex.build(items).memory_bytes() == 150 * 4 * 4
-    assert ItemIndex.build(items, IndexParams(exact_below=100)).kind == "hnsw"
+    assert ItemIndex.build(items, IndexParams(exact_below=100)).kind == "ivf"
 
 
 def test_fewer_unseen_items_than_k_are_padded() -> None:

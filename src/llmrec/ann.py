@@ -9,7 +9,8 @@ gets k unseen items whenever the catalogue has them; queries are grouped by the 
 exclusion list (powers of two), so one long history does not make the whole batch fetch as much.
 
 `kind="auto"` keeps the exact search for catalogues up to `exact_below` items (a matrix product and
-a partial sort: fast enough there, and never wrong) and builds HNSW above. FAISS (`faiss-cpu`) is
+a partial sort: fast enough there, and never wrong) and builds IVF above, which on Gowalla's LightGCN
+vectors reached recall@20 0.9915 at nprobe 128 where HNSW stopped at 0.986 (benchmarks/ann_gowalla.py). FAISS (`faiss-cpu`) is
 imported only for the approximate kinds. HNSW searches by L2 on the item vectors lifted by one
 coordinate (`hnsw_metric="lift"`), which turns the inner-product search into a nearest-neighbour one
 (Bachrach et al., RecSys 2014), or by FAISS's inner product (`"ip"`: better at small `ef_search` when
@@ -41,7 +42,7 @@ class IndexParams:
     ef_construction: int = 200
     ef_search: int = 128  # raised to the fetch size when that is larger
     nlist: int = 0  # ivf: cells (0: about 4 sqrt(n_items))
-    nprobe: int = 32  # ivf: cells visited per query
+    nprobe: int = 128  # ivf: cells visited per query
     threads: int = 0  # FAISS threads (0: its default)
 
     def __post_init__(self) -> None:
@@ -75,7 +76,7 @@ class ItemIndex:
             raise ValueError("item vectors hold NaN or infinity")
         kind = params.kind
         if kind == "auto":
-            kind = "exact" if len(items) <= params.exact_below else "hnsw"
+            kind = "exact" if len(items) <= params.exact_below else "ivf"
         if kind == "exact":
             return cls(items, params, kind, None)
         faiss = _faiss()
