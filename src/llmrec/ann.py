@@ -10,8 +10,8 @@ exclusion list (powers of two), so one long history does not make the whole batc
 
 `kind="auto"` keeps the exact search for catalogues up to `exact_below` items (a matrix product and
 a partial sort: fast enough there, and never wrong) and builds IVF above, which on Gowalla's LightGCN
-vectors reached recall@20 0.9915 at nprobe 128 where HNSW stopped at 0.986 (benchmarks/ann_gowalla.py). FAISS (`faiss-cpu`) is
-imported only for the approximate kinds. HNSW searches by L2 on the item vectors lifted by one
+vectors reached recall@20 0.9915 at nprobe 128 where HNSW stopped at 0.986 (benchmarks/ann_gowalla.py).
+FAISS (`faiss-cpu`) is imported only for the approximate kinds. HNSW searches by L2 on the item vectors lifted by one
 coordinate (`hnsw_metric="lift"`), which turns the inner-product search into a nearest-neighbour one
 (Bachrach et al., RecSys 2014), or by FAISS's inner product (`"ip"`: better at small `ef_search` when
 item norms vary a lot, but it saturates below the lifted graph's recall); IVF uses the inner product. The
