@@ -8,15 +8,15 @@ plus the largest number of items it must skip, then the skipped ones are dropped
 gets k unseen items whenever the catalogue has them; queries are grouped by the length of their
 exclusion list (powers of two), so one long history does not make the whole batch fetch as much.
 
-`kind="auto"` keeps the exact search for catalogues up to `exact_below` items (a matrix product and
-a partial sort: fast enough there, and never wrong) and builds IVF above, which on Gowalla's LightGCN
+`kind="auto"` keeps the exact search for catalogues up to `exact_below` items (a matrix product and a
+partial sort: fast enough there, and never wrong) and builds IVF above, which on Gowalla's LightGCN
 vectors reached recall@20 0.9915 at nprobe 128 where HNSW stopped at 0.986 (benchmarks/ann_gowalla.py).
-FAISS (`faiss-cpu`) is imported only for the approximate kinds. HNSW searches by L2 on the item vectors lifted by one
-coordinate (`hnsw_metric="lift"`), which turns the inner-product search into a nearest-neighbour one
-(Bachrach et al., RecSys 2014), or by FAISS's inner product (`"ip"`: better at small `ef_search` when
-item norms vary a lot, but it saturates below the lifted graph's recall); IVF uses the inner product. The
-fetched items are rescored exactly and re-sorted. Recall against exact search is measured in
-benchmarks/ann_gowalla.py (docs/scale.md).
+FAISS (`faiss-cpu`) is imported only for the approximate kinds. HNSW searches by L2 on the item vectors
+lifted by one coordinate (`hnsw_metric="lift"`), which turns the inner-product search into a nearest-
+neighbour one (Bachrach et al., RecSys 2014), or by FAISS's inner product (`"ip"`: better at small
+`ef_search` when item norms vary a lot, but it saturates below the lifted graph's recall); IVF uses the
+inner product. The fetched items are rescored exactly and re-sorted. Recall against exact search is
+measured in benchmarks/ann_gowalla.py (docs/scale.md).
 """
 
 from __future__ import annotations
