@@ -30,6 +30,7 @@ from llmrec.config import TrainConfig
 from llmrec.evaluate import mean_metrics, std_metrics
 from llmrec.models import RATING_MODELS
 from llmrec.tasks.rating_data import Fields, Ratings, RatingSplit
+from llmrec.train import choose_threads
 
 log = logging.getLogger("llmrec")
 RATING_METRICS = ("rmse", "mae")
@@ -118,6 +119,7 @@ def fit_rating(
     """Adam on shuffled minibatches; keep the weights with the lowest validation `metric` (rmse | mae)."""
     if metric not in RATING_METRICS:
         raise ValueError(f"rating models select on {RATING_METRICS}, not {metric!r}")
+    torch.set_num_threads(choose_threads(cfg.threads, len(train.users)))
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = time.perf_counter()
@@ -137,8 +139,9 @@ def fit_rating(
         if epoch % cfg.eval_every and epoch != cfg.epochs:
             continue
         scores = rating_metrics(predict(model, valid, scale), valid.ratings.numpy())
-        result.history.append({"epoch": epoch, "loss": total / n, "valid": scores,
-                               "seconds": time.perf_counter() - start})  # fmt: skip
+        result.history.append(
+            {"epoch": epoch, "loss": total / n, "valid": scores, "seconds": time.perf_counter() - start}
+        )
         if scores[metric] < result.best_valid[metric]:
             result.best_epoch, result.best_valid = epoch, scores
             best_state = {k: v.clone() for k, v in model.state_dict().items()}

@@ -80,8 +80,8 @@ class RatingSplit:
             "train": len(self.train),
             "valid": len(self.valid),
             "test": len(self.test),
-            "users": self.n_users,
-            "items": self.n_items,
+            "n_users": self.n_users,
+            "n_items": self.n_items,
             "notes": list(self.notes),
         }
 
