@@ -31,7 +31,13 @@ from llmrec.models import DeepFMConfig
 from llmrec.rerank.config import ALPHA_GRID, CUTOFFS
 from llmrec.stages import Method, RunContext, Stage, Variant, trained
 from llmrec.tasks.rating import RatingRun, rating_metrics, train_rating_seeds
-from llmrec.tasks.rating_attributes import ATTRIBUTES, FilledAttributes, dataset_attributes, llm_attributes
+from llmrec.tasks.rating_attributes import (
+    ATTRIBUTES,
+    FilledAttributes,
+    dataset_attributes,
+    llm_attributes,
+    text_records,
+)
 from llmrec.tasks.rating_data import attribute_fields
 from llmrec.tasks.rating_llm import (
     LOCAL_RATER,
@@ -263,7 +269,7 @@ def _merge_seed(
 
 def _item_texts(meta: Any, ids: Sequence[object], filled: FilledAttributes) -> list[str]:
     """Each item as one prompt line: title (year), genres; director; star."""
-    records = meta.fillna("").astype(str).to_dict("records") if meta is not None else [{} for _ in ids]
+    records = text_records(meta, len(ids))
     lines = []
     for i, record in enumerate(records):
         shown = {k: record.get(k, "") for k in ("title", "year", "genres")}
@@ -275,7 +281,7 @@ def _item_texts(meta: Any, ids: Sequence[object], filled: FilledAttributes) -> l
 def _content(meta: Any, filled: FilledAttributes) -> dict[str, list[list[str]]]:
     """Attribute values per item for the local rater's similarity: genres, decade, director, cast."""
     n = len(filled.values[ATTRIBUTES[0]])
-    records = meta.fillna("").astype(str).to_dict("records") if meta is not None else [{} for _ in range(n)]
+    records = text_records(meta, n)
     genres = [[g for g in r.get("genres", "").split("|") if g and g != "unknown"] for r in records]
     decade = [[r["year"][:3]] if r.get("year", "")[:3].isdigit() else [] for r in records]
     cast = [[c.strip() for c in r.get("cast", "").split(",")[:5] if c.strip()] for r in records]

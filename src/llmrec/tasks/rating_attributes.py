@@ -48,6 +48,14 @@ class FilledAttributes:
         return {name: dict(Counter(s or "missing" for s in src)) for name, src in self.sources.items()}
 
 
+def text_records(meta: pd.DataFrame | None, n: int = 0) -> list[dict[str, str]]:
+    """Item metadata rows as strings, '' where missing (n empty rows without metadata)."""
+    if meta is None:
+        return [{} for _ in range(n)]
+    frame = meta.astype(object)
+    return frame.where(frame.notna(), "").astype(str).to_dict("records")  # type: ignore[return-value]
+
+
 def dataset_attributes(meta: pd.DataFrame | None, n_items: int) -> FilledAttributes:
     """Director and star as the metadata has them (the no-LLM teacher)."""
     values: dict[str, list[str | None]] = {}
@@ -69,7 +77,7 @@ def llm_attributes(
 ) -> FilledAttributes:
     """The metadata's values, and the LLM's for what an item lacks (one prompt per such titled item)."""
     filled = dataset_attributes(meta, len(item_ids))
-    records = meta.fillna("").astype(str).to_dict("records")
+    records = text_records(meta)
     todo: list[tuple[int, tuple[str, ...], str]] = []
     untitled = 0
     for i, record in enumerate(records):
@@ -106,4 +114,11 @@ def llm_attributes(
     return filled
 
 
-__all__ = ["ATTRIBUTES", "DATASET_TEACHER", "FilledAttributes", "dataset_attributes", "llm_attributes"]
+__all__ = [
+    "text_records",
+    "ATTRIBUTES",
+    "DATASET_TEACHER",
+    "FilledAttributes",
+    "dataset_attributes",
+    "llm_attributes",
+]
