@@ -122,13 +122,14 @@ def attributes_stage(ctx: RunContext, method: Method) -> None:
     filled.audit["coverage"] = filled.coverage()
     filled.audit["llm_usage"] = accounting.to_dict()["total"]
     out = ctx.root / NAME
+    ids = [str(x) for x in ds.item_ids.tolist()]  # values by the dataset's own item ids
     write_json(
         out / "attributes.json",
         {
             **filled.audit,
             "samples": filled.samples,
-            "values": {k: v for k, v in filled.values.items()},
-            "sources": filled.sources,
+            "values": {n: dict(zip(ids, vs, strict=True)) for n, vs in filled.values.items()},
+            "sources": {n: dict(zip(ids, vs, strict=True)) for n, vs in filled.sources.items()},
         },
     )
     ctx.values[FILLED] = filled
