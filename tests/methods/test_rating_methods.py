@@ -30,9 +30,9 @@ def _data(tmp_path: Path) -> tuple[Path, Path]:
     inter = tmp_path / "inter.csv"
     inter.write_text("\n".join(lines) + "\n")
     items = tmp_path / "items.csv"
+    directors = ["" if i in (3, 7) else f"Director {i % 4}" for i in range(N_ITEMS)]
     rows = [
-        f"i{i},Film {i},{'Drama' if i % 2 else 'Action'},{'' if i in (3, 7) else f'Director {i % 4}'},Star {i % 3}"
-        for i in range(N_ITEMS)
+        f"i{i},Film {i},{'Drama' if i % 2 else 'Action'},{directors[i]},Star {i % 3}" for i in range(N_ITEMS)
     ]
     items.write_text("item_id,title,genres,director,cast\n" + "\n".join(rows) + "\n")
     return inter, items

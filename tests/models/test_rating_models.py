@@ -34,6 +34,7 @@ def test_the_unknown_row_gets_no_gradient() -> None:
     assert float(model.item_emb.weight.grad[2].abs().sum()) == 0.0
 
 
+@torch.no_grad()
 def _deepfm_by_hand(model: DeepFM, fields: list[list[int]]) -> float:
     """mu + sum of first-order weights + sum over field pairs of <v_f, v_g> + MLP, from the field means."""
     vectors, first = [], 0.0

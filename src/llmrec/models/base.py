@@ -121,6 +121,20 @@ class ClosedForm(Scorer, Protocol):
         ...
 
 
+class RatingModel(Protocol):
+    """A model with the `rating` capability: predicted ratings of (user, item) pairs, and its loss."""
+
+    def predict(
+        self, users: torch.Tensor, items: torch.Tensor, attributes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """[B] predicted ratings (the model ignores `attributes` when it has no attribute fields)."""
+        ...
+
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Scalar training loss of (users, items, ratings[, attribute slots])."""
+        ...
+
+
 class Embedder(Scorer, Protocol):
     """A model with the `embeddings` capability."""
 
@@ -152,6 +166,7 @@ __all__ = [
     "Embedder",
     "EpochViews",
     "GraphLike",
+    "RatingModel",
     "Scorer",
     "SideFeatures",
     "Trainable",

@@ -29,6 +29,7 @@ class BiasedMF(nn.Module):
     """Global mean + user bias + item bias + dot product of user and item vectors."""
 
     capabilities = Capabilities(rating=True)
+    global_mean: torch.Tensor  # a buffer: the training ratings' mean, saved with the weights
 
     def __init__(
         self, n_users: int, n_items: int, dim: int = 32, reg: float = 0.05, global_mean: float = 0.0
@@ -55,8 +56,10 @@ class BiasedMF(nn.Module):
             self.user_emb.weight[self.n_users].zero_()
             self.item_emb.weight[self.n_items].zero_()
 
-    def predict(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Predicted ratings of the (user, item) pairs, unclipped: [B]."""
+    def predict(
+        self, users: torch.Tensor, items: torch.Tensor, attributes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Predicted ratings of the (user, item) pairs, unclipped: [B] (it reads no attributes)."""
         dot = (self.user_emb(users) * self.item_emb(items)).sum(-1)
         bias = self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1)
         return self.global_mean + bias + dot

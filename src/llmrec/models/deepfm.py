@@ -33,6 +33,10 @@ class DeepFM(nn.Module):
     """First-order weights + factorisation machine + MLP over user, item and attribute fields."""
 
     capabilities = Capabilities(rating=True)
+    slot_offset: torch.Tensor  # [S] buffers: each slot's first row in the shared table,
+    slot_size: torch.Tensor  # its field's category count (the empty value),
+    pool: torch.Tensor  # [S, F] and which field it belongs to
+    global_mean: torch.Tensor
 
     def __init__(
         self,

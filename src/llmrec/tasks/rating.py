@@ -18,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from llmrec.atomic import atomic_write, write_json
 from llmrec.config import TrainConfig
 from llmrec.evaluate import mean_metrics, std_metrics
 from llmrec.models import RATING_MODELS
+from llmrec.models.base import RatingModel
 from llmrec.tasks.rating_data import Fields, Ratings, RatingSplit
 from llmrec.train import choose_threads
 
@@ -87,10 +88,8 @@ def predict(model: nn.Module, data: Batches, scale: tuple[float, float], batch: 
     out = []
     for start in range(0, len(data.users), batch):
         sl = slice(start, start + batch)
-        args = (data.users[sl], data.items[sl])
-        if data.attributes.shape[1]:
-            args = (*args, data.attributes[sl])
-        out.append(model.predict(*args))
+        attributes = data.attributes[sl] if data.attributes.shape[1] else None
+        out.append(cast(RatingModel, model).predict(data.users[sl], data.items[sl], attributes))
     if not out:
         return np.zeros(0, dtype=np.float64)
     return torch.cat(out).clamp(*scale).double().numpy()
@@ -132,7 +131,7 @@ def fit_rating(
         total = 0.0
         for index in torch.randperm(n, generator=generator).split(cfg.batch_size):
             optimizer.zero_grad()
-            loss = model.loss(train.take(index))
+            loss = cast(RatingModel, model).loss(train.take(index))
             loss.backward()
             optimizer.step()
             total += loss.item() * len(index)
@@ -220,7 +219,7 @@ def train_rating_seeds(
                 model, options, train_cfg, split, fields, (train, valid, test), seed, metric
             )
             record["fingerprint"] = key
-            atomic_write(out / f"seed-{seed}.npz", lambda f, p=preds: np.savez(f, **p), binary=True)
+            _save_predictions(out / f"seed-{seed}.npz", preds)
             write_json(out / f"seed-{seed}.json", record)
         else:
             log.info("%s seed %d: reused (same fingerprint)", name, seed)
@@ -271,6 +270,11 @@ def _train_seed(
         "train_seconds": fit.seconds,
     }
     return record, preds
+
+
+def _save_predictions(path: Path, preds: dict[str, np.ndarray]) -> None:
+    """A seed's validation and test predictions, written atomically."""
+    atomic_write(path, lambda f: np.savez(f, valid=preds["valid"], test=preds["test"]), binary=True)
 
 
 def _saved_seed(out: Path, seed: int, key: str) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:

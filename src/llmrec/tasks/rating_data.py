@@ -15,6 +15,7 @@ missing value, leave the slot empty.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -139,12 +140,13 @@ def rating_split(ds: Dataset, ratios: Sequence[float] = (0.8, 0.1, 0.1), seed: i
         notes.append(f"scale {scale[0]:g}-{scale[1]:g} taken from the observed ratings")
     if few:
         notes.append(f"{few} user(s) with fewer than 3 ratings kept wholly in training")
-    split = RatingSplit(*parts, n_users=ds.n_users, n_items=ds.n_items, scale=scale)
+    train, valid, test = parts
+    split = RatingSplit(train, valid, test, n_users=ds.n_users, n_items=ds.n_items, scale=scale)
     for name, part in (("validation", split.valid), ("test", split.test)):
         cold_items = int((~split.known_items[part.items]).sum())
         if cold_items:
             notes.append(f"{cold_items} {name} rating(s) of items with no training rating (bias-only)")
-    return RatingSplit(*parts, n_users=ds.n_users, n_items=ds.n_items, scale=scale, notes=tuple(notes))
+    return dataclasses.replace(split, notes=tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -212,16 +214,21 @@ def attribute_fields(
         ],
         "year": [[y] if y and y != "<NA>" else [] for y in _column(ds.item_meta, "year", n_i)],
     }
-    for name, values in (extra or {}).items():
-        if len(values) != n_i:
-            raise DataError(f"item attribute {name!r}: {len(values)} values for {n_i} items")
-        item_values[name] = [[v] if v else [] for v in values]
-    names, sizes, slots, users, items = [], [], [], [], []
-    for side, values, trained in (
+    for name, given in (extra or {}).items():
+        if len(given) != n_i:
+            raise DataError(f"item attribute {name!r}: {len(given)} values for {n_i} items")
+        item_values[name] = [[v] if v else [] for v in given]
+    names: list[str] = []
+    sizes: list[int] = []
+    slots: list[int] = []
+    users: list[np.ndarray] = []
+    items: list[np.ndarray] = []
+    sides: tuple[tuple[str, dict[str, list[list[str]]], np.ndarray], ...] = (
         ("user", user_values, split.known_users),
         ("item", item_values, split.known_items),
-    ):
-        for name, column in values.items():
+    )
+    for side, by_field, trained in sides:
+        for name, column in by_field.items():
             if not any(column):
                 continue  # the dataset has nothing for this field
             size, width, table = _categorical(column, trained)

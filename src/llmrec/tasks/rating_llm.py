@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,9 +152,11 @@ def llm_ratings(
     return Rated(np.where(fallback, base, values), audit, shown_samples)
 
 
-def item_vectors(attributes: dict[str, Sequence[Sequence[str]]], n_items: int) -> sp.csr_matrix:
+def item_vectors(attributes: Mapping[str, Sequence[Sequence[str]]], n_items: int) -> sp.csr_matrix:
     """Row-normalised multi-hot vectors of items over every attribute value ("field=value" columns)."""
-    rows, cols, vocab = [], [], {}
+    rows: list[int] = []
+    cols: list[int] = []
+    vocab: dict[str, int] = {}
     for name, values in attributes.items():
         for i, row in enumerate(values):
             for v in row:
