@@ -124,3 +124,23 @@ def test_a_thresholded_dataset_and_a_mixed_run_are_refused(
     assert main(["run", str(config), "--out", str(tmp_path / "o")]) != 0
     assert "one task per run" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # refused before any data loads
+
+
+def test_ablation_rows_of_the_rating_method_hold_rmse_and_mae(tmp_path: Path) -> None:
+    config = _config(tmp_path, "")
+    assert main(["ablate", str(config), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    ablation = json.loads((tmp_path / "out" / "ablation.json").read_text())
+    part = ablation["methods"][0]
+    assert part["method"] == "llama4rec-rating" and part["metrics"] == ["rmse", "mae"]
+    # the local rater reads no prompt, so the no-prompt-augmentation row would equal the full method
+    assert [v["name"] for v in part["variants"]] == ["full", "no-aggregation", "fixed-alpha"]
+    rater_alone = part["variants"][1]
+    # alpha chosen on validation includes 0 (DeepFM alone): the full method is never worse there
+    base = json.loads((tmp_path / "out" / "llama4rec-rating-base" / "metrics.json").read_text())
+    for full, alone in zip(
+        json.loads((tmp_path / "out" / "llama4rec-rating" / "metrics.json").read_text())["runs"],
+        base["runs"],
+        strict=True,
+    ):
+        assert full["valid"]["rmse"] <= alone["valid"]["rmse"] + 1e-9
+    assert set(rater_alone["p_value"]) == {"rmse", "mae"}

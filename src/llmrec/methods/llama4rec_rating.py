@@ -297,7 +297,8 @@ def switches(cfg: RunConfig) -> dict[str, bool]:
     return {
         "adaptive": section.aggregation == "adaptive",
         "aggregation": section.aggregation in ("adaptive", "fixed"),
-        "prediction-in-prompt": section.show_prediction,
+        # the no-LLM rater reads no prompt: the switch is on only where a prompt carries it
+        "prediction-in-prompt": section.show_prediction and section.rater == "llm",
     }
 
 
