@@ -22,7 +22,7 @@ from llmrec.significance import paired_p_values
 from llmrec.stages import Method, Result, RunContext, Variant
 
 ABLATION_JSON = "ablation.json"
-METRICS = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50")
+METRICS = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50", "rmse", "mae")
 
 
 def ablate(

@@ -1,0 +1,1 @@
+"""Tasks other than top-K ranking: rating prediction (explicit ratings, RMSE / MAE)."""
