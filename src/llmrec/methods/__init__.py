@@ -11,9 +11,10 @@ from llmrec.errors import ConfigError
 from llmrec.methods.baselines import BASELINES
 from llmrec.methods.llama4rec import LLAMA4REC
 from llmrec.methods.llmrec import LLMREC
+from llmrec.methods.sasrec import SASREC
 from llmrec.stages import Method
 
-_BUILT_IN: tuple[Method, ...] = (*BASELINES, LLMREC, LLAMA4REC)
+_BUILT_IN: tuple[Method, ...] = (*BASELINES, SASREC, LLMREC, LLAMA4REC)
 METHODS: dict[str, Method] = {m.name: m for m in _BUILT_IN}
 
 

@@ -77,6 +77,9 @@ class Capabilities:
       `start_epoch(graph, generator)` (SGL's edge dropout), from a stream the checkpoint keeps.
     - `embeddings`: its scores are dot products of the user and item vectors `embed(graph)` returns,
       so evaluation can screen them and serving can index them.
+    - `sequential`: it reads time-ordered item sequences, not a graph: `loss` takes (inputs, positives,
+      negatives) padded sequences and `score(users, seqs)` all users' padded histories; it is trained
+      by the sequential task (`llmrec.seqtrain`), never by the BPR loop.
     """
 
     graph: bool = False
@@ -86,6 +89,7 @@ class Capabilities:
     side_features: bool = False
     epoch_views: bool = False
     embeddings: bool = False
+    sequential: bool = False
 
     def names(self) -> list[str]:
         """The capabilities that are on, for listings."""
