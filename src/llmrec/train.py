@@ -106,7 +106,7 @@ def fit(
     if capabilities_of(model).sequential:
         raise ConfigError(
             f"{type(model).__name__} learns from time-ordered sequences, not (user, item) pairs: train it "
-            "through its method (methods = [\"sasrec\"] in `llmrec run`), which uses llmrec.seqtrain"
+            'through its method (methods = ["sasrec"] in `llmrec run`), which uses llmrec.seqtrain'
         )
     torch.set_num_threads(choose_threads(cfg.threads, train.nnz))
     if capabilities_of(model).closed_form:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from llmrec.errors import ConfigError
 from llmrec.methods.baselines import BASELINES
 from llmrec.methods.llama4rec import LLAMA4REC
+from llmrec.methods.llama4rec_seq import LLAMA4REC_SEQ
 from llmrec.methods.llmrec import LLMREC
 from llmrec.methods.sasrec import SASREC
 from llmrec.stages import Method
 
-_BUILT_IN: tuple[Method, ...] = (*BASELINES, SASREC, LLMREC, LLAMA4REC)
+_BUILT_IN: tuple[Method, ...] = (*BASELINES, SASREC, LLMREC, LLAMA4REC, LLAMA4REC_SEQ)
 METHODS: dict[str, Method] = {m.name: m for m in _BUILT_IN}
 
 
