@@ -28,6 +28,7 @@ from llmrec.data.sequences import SequenceSplit, sequence_split
 from llmrec.errors import DataError
 from llmrec.evaluate import group_means, mean_metrics, std_metrics
 from llmrec.factory import model_options, new_model
+from llmrec.fingerprint import run_fingerprint
 from llmrec.rundir import atomic_torch_save, model_file, save_split
 from llmrec.seqtrain import evaluate_sequences, fit_sequential
 
@@ -115,8 +116,9 @@ def train_sequential(
     own training sequences), test each selected model once, write the run folder."""
     train = split.train if train is None else train
     out.mkdir(parents=True, exist_ok=True)
-    key = cfgmod.fingerprint(cfgmod.to_dict(cfg), split_key(split, train), method_key)
     edges = split.interactions()
+    # what `llmrec train` hashes (the seed count and other methods' tables left out), plus the sequences
+    key = run_fingerprint(cfg, edges, None, (method_key, split_key(split, train)))
     save_split(edges, dataset, out)
     (out / "config.toml").write_text(cfgmod.dumps_toml(cfg), encoding="utf-8")
     run = SequentialRun(name or cfg.model.name, cfg, out, split, train, {})
