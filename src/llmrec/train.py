@@ -104,6 +104,11 @@ def fit(
     With a `checkpoint`, the loop's state is saved as it goes and a saved one is resumed.
     """
     check_train_config(cfg, eval_cfg)
+    if capabilities_of(model).sequential:
+        raise ConfigError(
+            f"{type(model).__name__} learns from time-ordered sequences, not (user, item) pairs: train it "
+            'through its method (methods = ["sasrec"] in `llmrec run`), which uses llmrec.seqtrain'
+        )
     torch.set_num_threads(choose_threads(cfg.threads, train.nnz))
     if capabilities_of(model).closed_form:
         if valid is None:

@@ -30,6 +30,7 @@ from llmrec.models.gfcf import GFCF, GFCFConfig
 from llmrec.models.lightgcn import LightGCN, LightGCNConfig
 from llmrec.models.llmrec import LLMRec, LLMRecModelConfig
 from llmrec.models.pop import MostPop, PopConfig
+from llmrec.models.sasrec import SASRec, SASRecConfig
 from llmrec.models.sgl import SGL, SGLConfig
 from llmrec.models.simgcl import SimGCL, SimGCLConfig
 
@@ -58,6 +59,7 @@ MODELS: dict[str, ModelSpec] = {
     "simgcl": ModelSpec(SimGCL, SimGCLConfig, SHARED),
     "gf-cf": ModelSpec(GFCF, GFCFConfig, ()),
     "llmrec": ModelSpec(LLMRec, LLMRecModelConfig, SHARED),
+    "sasrec": ModelSpec(SASRec, SASRecConfig, ("dim", "n_layers")),
 }
 
 
@@ -116,6 +118,7 @@ __all__ = [
     "GFCF",
     "MODELS",
     "SGL",
+    "SASRec",
     "SHARED",
     "Capabilities",
     "ClosedForm",
