@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from llmrec.errors import ConfigError
 from llmrec.methods.baselines import BASELINES
+from llmrec.methods.er2alm import ER2ALM
 from llmrec.methods.llama4rec import LLAMA4REC
 from llmrec.methods.llmrec import LLMREC
 from llmrec.stages import Method
 
-_BUILT_IN: tuple[Method, ...] = (*BASELINES, LLMREC, LLAMA4REC)
+_BUILT_IN: tuple[Method, ...] = (*BASELINES, LLMREC, LLAMA4REC, ER2ALM)
 METHODS: dict[str, Method] = {m.name: m for m in _BUILT_IN}
 
 

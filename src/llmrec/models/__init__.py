@@ -24,6 +24,7 @@ from llmrec.models.base import (
     capabilities_of,
 )
 from llmrec.models.bpr_mf import BPRMF, BPRMFConfig
+from llmrec.models.er2alm import ER2ALM, ER2ALMModelConfig
 from llmrec.models.gfcf import GFCF, GFCFConfig
 from llmrec.models.lightgcn import LightGCN, LightGCNConfig
 from llmrec.models.llmrec import LLMRec, LLMRecModelConfig
@@ -56,6 +57,7 @@ MODELS: dict[str, ModelSpec] = {
     "simgcl": ModelSpec(SimGCL, SimGCLConfig, SHARED),
     "gf-cf": ModelSpec(GFCF, GFCFConfig, ()),
     "llmrec": ModelSpec(LLMRec, LLMRecModelConfig, SHARED),
+    "er2alm": ModelSpec(ER2ALM, ER2ALMModelConfig, SHARED),
 }
 
 
@@ -97,6 +99,7 @@ def build_model(
 
 __all__ = [
     "BPRMF",
+    "ER2ALM",
     "GFCF",
     "MODELS",
     "SGL",
