@@ -72,35 +72,36 @@ class ReliabilityConfig:
 
 
 class RelationScorer(nn.Module):
-    """Eq. 6: w = MLP[W_r(b | a)] for pairs of (basic, marker, aspect) vectors of relation r."""
+    """Eq. 6: w = MLP[W_r(b | a)] for pairs of (basic, marker, aspect) vectors of relation r.
+
+    W_r maps the trusted vectors into the space of aspect r (`basic_map`, `marker_map`, one d x d
+    matrix each per relation, started at the identity): a bilinear relation score, as knowledge-graph
+    models score (head, relation, tail). The MLP reads the products W_r b * a and V_r m * a and the
+    cosines of a with W_r b, V_r m, b and its kind's centroid.
+    """
 
     def __init__(self, dim: int, n_relations: int, hidden: int = 64) -> None:
         super().__init__()
-        self.relation = nn.Parameter(torch.empty(n_relations, 4 * dim, hidden))
-        self.relation_bias = nn.Parameter(torch.zeros(n_relations, hidden))
-        self.mlp = nn.Sequential(nn.ReLU(), nn.Linear(hidden + 3, hidden), nn.ReLU(), nn.Linear(hidden, 1))
-        nn.init.xavier_uniform_(self.relation.view(-1, hidden))
+        eye = torch.eye(dim).expand(n_relations, dim, dim)
+        self.basic_map = nn.Parameter(eye.clone())
+        self.marker_map = nn.Parameter(eye.clone())
+        self.mlp = nn.Sequential(nn.Linear(2 * dim + 4, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
-    def forward(
-        self,
-        basic: torch.Tensor,
-        marker: torch.Tensor,
-        aspect: torch.Tensor,
-        rel: torch.Tensor,
-        centroid: torch.Tensor,
-    ) -> torch.Tensor:
+    def forward(self, basic: torch.Tensor, marker: torch.Tensor, aspect: torch.Tensor,
+                rel: torch.Tensor, centroid: torch.Tensor) -> torch.Tensor:  # fmt: skip
         """[B] relation scores w of B pairs (vectors [B, d], relation ids [B], kind centroids [R, d])."""
-        x = torch.cat([basic, aspect, basic * aspect, marker * aspect], dim=1)
-        h = torch.einsum("bi,bih->bh", x, self.relation[rel]) + self.relation_bias[rel]
+        p = torch.empty_like(basic)
+        q = torch.empty_like(marker)
+        for r in torch.unique(rel).tolist():  # one matmul per relation, never a [B, d, d] gather
+            rows = rel == r
+            p[rows] = basic[rows] @ self.basic_map[r]
+            q[rows] = marker[rows] @ self.marker_map[r]
         cos = torch.stack(
-            [
-                F.cosine_similarity(basic, aspect, dim=1),
-                F.cosine_similarity(marker, aspect, dim=1),
-                F.cosine_similarity(aspect, centroid[rel], dim=1),
-            ],
+            [F.cosine_similarity(p, aspect, dim=1), F.cosine_similarity(q, aspect, dim=1),
+             F.cosine_similarity(basic, aspect, dim=1), F.cosine_similarity(aspect, centroid[rel], dim=1)],
             dim=1,
-        )
-        return self.mlp(torch.cat([h, cos], dim=1)).squeeze(1)
+        )  # fmt: skip
+        return self.mlp(torch.cat([p * aspect, q * aspect, cos], dim=1)).squeeze(1)
 
 
 def concrete(w: torch.Tensor, tau: float, bias: float, generator: torch.Generator | None) -> torch.Tensor:
