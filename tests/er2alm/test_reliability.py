@@ -72,6 +72,6 @@ def test_corruption_replaces_the_asked_share_with_other_values() -> None:
     assert table[2][1] is None  # a missing aspect stays missing
     fake, mask = corrupt(values, ("genre", "director"), "nonsense", 1.0, seed=1)
     assert mask.sum() == 9 and all(
-        fake[i][k] not in {r[k] for r in values} for i, k in zip(*np.nonzero(mask))
+        fake[i][k] not in {r[k] for r in values} for i, k in zip(*np.nonzero(mask), strict=True)
     )
     assert nonsense("era", np.random.default_rng(5)) != ""
