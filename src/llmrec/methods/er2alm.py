@@ -1,7 +1,7 @@
 """ER2ALM (Wei et al., "Enhanced Recommendation Systems with Retrieval-Augmented Large Language
 Model") as a recipe: retrieve -> supplement -> analyse -> embed -> gate -> train (Algorithm 1).
 
-Each stage keeps its output in OUT/er2alm (fingerprinted JSON, TSV views; `llmrec.er2alm.artefacts`)
+Each stage keeps its output in OUT/er2alm_inputs (fingerprinted JSON, TSV views; `llmrec.er2alm.artefacts`)
 so a rerun reads it back, and hands its values to the next in memory. The teacher is an LLM through
 the cached, costed layer, or the labelled no-LLM teacher. docs/er2alm.md lists every choice the paper
 leaves open and the knob that sets it.
@@ -53,7 +53,7 @@ from llmrec.stages import BASE, Method, RunContext, Stage, Variant, trained
 RETRIEVAL, ASPECTS, USERS, VECTORS, GATE = (
     f"er2alm.{n}" for n in ("retrieval", "aspects", "users", "vectors", "gate")
 )
-FOLDER, FEATURES = "er2alm", "features"
+FOLDER, FEATURES = "er2alm_inputs", "features"  # beside the model folder OUT/er2alm
 LLM_FIELDS = ("backend", "model", "base_url", "replay_path", "temperature", "max_tokens")
 FEATURE_SPECS = (
     FeatureSpec("er2alm.profiles", "user", "profile", "user_profile", "er2alm (weighted profiles)"),
@@ -63,7 +63,7 @@ FEATURE_SPECS = (
 
 
 def _folder(ctx: RunContext) -> Path:
-    """OUT/er2alm (an ablation variant's own folder under its root)."""
+    """OUT/er2alm_inputs (an ablation variant's own folder under its root)."""
     path = ctx.root / FOLDER
     path.mkdir(parents=True, exist_ok=True)
     return path
