@@ -8,7 +8,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -33,25 +32,31 @@ def _write_toy(tmp_path: Path) -> tuple[Path, Path]:
         for u in range(10):
             lines += [f"u{b * 10 + u},i{b * 12 + i},5" for i in range(12) if (u + i) % 4 != 0]
     (tmp_path / "inter.csv").write_text("\n".join(lines) + "\n")
-    items = pd.DataFrame({
-        "item_id": [f"i{i}" for i in range(N_ITEMS)],
-        "title": [f"Story Number {i} of Block {i // 12}" for i in range(N_ITEMS)],
-        "year": [1980 + i for i in range(N_ITEMS)],
-        "genres": [GENRES[i // 12] for i in range(N_ITEMS)],
-    })  # fmt: skip
+    items = pd.DataFrame(
+        {
+            "item_id": [f"i{i}" for i in range(N_ITEMS)],
+            "title": [f"Story Number {i} of Block {i // 12}" for i in range(N_ITEMS)],
+            "year": [1980 + i for i in range(N_ITEMS)],
+            "genres": [GENRES[i // 12] for i in range(N_ITEMS)],
+        }
+    )
     items.to_csv(tmp_path / "items.csv", index=False)
-    corpus = pd.DataFrame({
-        "movie_id": [f"d{i}" for i in range(30)],
-        "movie_title": [f"Story Number {i} of Block {i // 12}" for i in range(30)],
-        "year": [1980 + i + (30 if i == 5 else 0) for i in range(30)],
-        "description": [f"A {GENRES[i // 12].lower()} tale about lighthouse keepers number {i}." for i in range(30)],
-        "director": [f"['Maker {i // 12}']" for i in range(30)],
-        "writer": ["Someone"] * 30,
-        "cast": [f"['Actor {i % 7}', 'Actor {i % 5 + 10}']" for i in range(30)],
-        "genre": [GENRES[i // 12] for i in range(30)],
-        "age_rating": ["PG"] * 30,
-        "movie_length": ["1h 40m"] * 30,
-    })  # fmt: skip
+    corpus = pd.DataFrame(
+        {
+            "movie_id": [f"d{i}" for i in range(30)],
+            "movie_title": [f"Story Number {i} of Block {i // 12}" for i in range(30)],
+            "year": [1980 + i + (30 if i == 5 else 0) for i in range(30)],
+            "description": [
+                f"A {GENRES[i // 12].lower()} tale about lighthouse keepers number {i}." for i in range(30)
+            ],
+            "director": [f"['Maker {i // 12}']" for i in range(30)],
+            "writer": ["Someone"] * 30,
+            "cast": [f"['Actor {i % 7}', 'Actor {i % 5 + 10}']" for i in range(30)],
+            "genre": [GENRES[i // 12] for i in range(30)],
+            "age_rating": ["PG"] * 30,
+            "movie_length": ["1h 40m"] * 30,
+        }
+    )
     corpus.to_csv(tmp_path / "corpus.csv", index=False)
     return tmp_path / "inter.csv", tmp_path / "corpus.csv"
 
@@ -123,11 +128,29 @@ def _answer(messages: list[dict[str, str]]) -> str:
             return "I cannot answer that."
         if n == 1:
             return '{"genre": "Drama"}'  # keys missing, twice: dropped
-        return json.dumps({"genre": "Drama", "director": f"Director {n % 3}", "cast": ["A"], "country": "USA",
-                           "language": "en", "era": 1990, "plot_keywords": ["sea", "light"]})  # fmt: skip
+        return json.dumps(
+            {
+                "genre": "Drama",
+                "director": f"Director {n % 3}",
+                "cast": ["A"],
+                "country": "USA",
+                "language": "en",
+                "era": 1990,
+                "plot_keywords": ["sea", "light"],
+            }
+        )
     if "write their preference profile" in prompt:
-        return json.dumps({"genre": "drama", "director": "Director 1", "cast": "A", "country": "United States",
-                           "language": "English", "era": "1990s", "plot_keywords": ["sea"]})  # fmt: skip
+        return json.dumps(
+            {
+                "genre": "drama",
+                "director": "Director 1",
+                "cast": "A",
+                "country": "United States",
+                "language": "English",
+                "era": "1990s",
+                "plot_keywords": ["sea"],
+            }
+        )
     if "Weigh how much each aspect" in prompt:
         return (
             '{"genre": 0.9, "director": "0.6", "cast": "lots", "country": 1.5, "language": 0, '
@@ -140,8 +163,10 @@ def _answer(messages: list[dict[str, str]]) -> str:
 
 def test_llm_teacher_counts_problems_and_never_shows_held_out_items(tmp_path: Path) -> None:
     with FakeOpenAIServer(answer=_answer, models={"chat-m"}) as server:
-        extra = ('teacher = "llm"\n[llm]\nmodel = "chat-m"\n'
-                 f'base_url = "{server.url}"\ncache_path = "{tmp_path / "llm.sqlite"}"\n')  # fmt: skip
+        extra = (
+            'teacher = "llm"\n[llm]\nmodel = "chat-m"\n'
+            f'base_url = "{server.url}"\ncache_path = "{tmp_path / "llm.sqlite"}"\n'
+        )
         out = tmp_path / "out"
         assert main(["run", str(_config(tmp_path, extra)), "--out", str(out), "--no-progress"]) == 0
         bodies = list(server.bodies)
@@ -161,10 +186,15 @@ def test_llm_teacher_counts_problems_and_never_shows_held_out_items(tmp_path: Pa
     # genre 0.9, director 0.6, cast fallback, country fallback, language 0 -> 0.01, era 0.2, keywords fallback
     assert users["weights"][0] == pytest.approx([0.9, 0.6, 0.5, 0.5, 0.01, 0.2, 0.5])
     split = load_split(out / "lightgcn")
-    train_sets = [{f"Story Number {int(split.train.item_ids[i][1:])} " for i in split.train.items_of(u)}
-                  for u in range(split.train.n_users)]  # fmt: skip
-    profile_prompts = [b["messages"][1]["content"] for b in bodies
-                       if "write their preference profile" in b["messages"][1]["content"] and len(b["messages"]) == 2]  # fmt: skip
+    train_sets = [
+        {f"Story Number {int(split.train.item_ids[i][1:])} " for i in split.train.items_of(u)}
+        for u in range(split.train.n_users)
+    ]
+    profile_prompts = [
+        b["messages"][1]["content"]
+        for b in bodies
+        if "write their preference profile" in b["messages"][1]["content"] and len(b["messages"]) == 2
+    ]
     assert len(profile_prompts) == n_profiled
     for prompt in profile_prompts:
         shown = {f"Story Number {n} " for n in re.findall(r"Story Number (\d+) ", prompt)}
