@@ -44,7 +44,8 @@ def _sections(description: str, instructions: str, details: str, output: str, em
 
 def cut_passage(text: str, n: int) -> str:
     """The first `n` words of a passage, its lines kept, with '...' where it was cut."""
-    lines, left = [], n
+    lines: list[str] = []
+    left = n
     for line in text.splitlines():
         if left <= 0:
             lines[-1] += "..."
