@@ -26,6 +26,7 @@ from llmrec.models.base import (
 from llmrec.models.biased_mf import BiasedMF, BiasedMFConfig
 from llmrec.models.bpr_mf import BPRMF, BPRMFConfig
 from llmrec.models.deepfm import DeepFM, DeepFMConfig
+from llmrec.models.er2alm import ER2ALM, ER2ALMModelConfig
 from llmrec.models.gfcf import GFCF, GFCFConfig
 from llmrec.models.lightgcn import LightGCN, LightGCNConfig
 from llmrec.models.llmrec import LLMRec, LLMRecModelConfig
@@ -60,6 +61,7 @@ MODELS: dict[str, ModelSpec] = {
     "gf-cf": ModelSpec(GFCF, GFCFConfig, ()),
     "llmrec": ModelSpec(LLMRec, LLMRecModelConfig, SHARED),
     "sasrec": ModelSpec(SASRec, SASRecConfig, ("dim", "n_layers")),
+    "er2alm": ModelSpec(ER2ALM, ER2ALMModelConfig, SHARED),
 }
 
 
@@ -110,6 +112,7 @@ def build_model(
 
 __all__ = [
     "BPRMF",
+    "ER2ALM",
     "RATING_MODELS",
     "BiasedMF",
     "BiasedMFConfig",
