@@ -77,7 +77,7 @@ def attribute_coverage(sources: Mapping[str, list[str]], values: Mapping[str, li
 def format_audit(audit: Mapping[str, Any]) -> str:
     """The audit as a plain-text report."""
     teacher = audit["teacher"]
-    who = teacher.get("note") if teacher["kind"] == "local" else f"{teacher['backend']} / {teacher['model']}"
+    who = teacher.get("note") if teacher["kind"] != "llm" else f"{teacher['backend']} / {teacher['model']}"
     base = audit["base"]
     lines = [
         f"augmentation audit: teacher {teacher['kind']} ({who})",

@@ -17,6 +17,7 @@ from llmrec.augment.audit import sample_positions
 from llmrec.augment.candidates import NO_ITEM, count_candidates
 from llmrec.augment.config import AugmentConfig
 from llmrec.augment.inputs import Inputs, ItemLines
+from llmrec.augment.measure import popularity_picks, simulated_picks
 from llmrec.augment.parsers import parse_pair
 from llmrec.augment.prompts import EDGES_TEMPLATE, chat, edges_expected, edges_prompt, estimate_tokens
 from llmrec.augment.teacher import nearest_farthest
@@ -115,6 +116,28 @@ def local_edges(
             inputs, u, prompt, answer, (row.index(pos[u]) + 1, row.index(neg[u]) + 1), candidates
         )
         result.samples.append({**sample, "note": "prompt not sent: the local teacher answered"})
+    return result
+
+
+def measured_edges(
+    inputs: Inputs, lines: ItemLines, candidates: np.ndarray, aug: AugmentConfig, pool: Any
+) -> EdgeResult:
+    """The popularity or the simulated teacher's picks (`aug.teacher`); `pool` is the split's teacher pool."""
+    users, counts = plan_users(inputs, candidates)
+    if aug.teacher == "popularity":
+        pos, neg = popularity_picks(candidates, inputs.train.user_items, users)
+        extra: dict[str, Any] = {}
+    else:
+        pos, neg, extra = simulated_picks(candidates, pool, users, aug.simulated_quality, aug.seed)
+    result = EdgeResult(users, pos, neg, {**counts, "prompts": 0, "usable": len(users), **extra})
+    for k in sample_positions(len(users), aug.audit_samples, aug.seed):
+        u = int(users[k])
+        prompt = edge_prompt(inputs, lines, candidates, u, aug)
+        parsed = {"liked": _title(inputs, int(pos[k])), "disliked": _title(inputs, int(neg[k]))}
+        result.samples.append(
+            {"user_id": str(inputs.train.user_ids[u]), "prompt": prompt, "answer": None, "parsed": parsed,
+             "note": f"prompt not sent: the {aug.teacher} teacher (no LLM) answered"}
+        )  # fmt: skip
     return result
 
 
