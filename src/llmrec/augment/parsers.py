@@ -176,7 +176,7 @@ def _number(value: Any) -> int:
     raise ParseError(f"expected a candidate number, got {value!r}", "type")
 
 
-def _foreign(text: str) -> bool:
+def is_foreign(text: str) -> bool:
     """Whether more than 30% of the letters of `text` are outside ASCII (another script, mostly)."""
     letters = [c for c in text if c.isalpha()]
     return bool(letters) and sum(not c.isascii() for c in letters) / len(letters) > 0.3
@@ -184,7 +184,7 @@ def _foreign(text: str) -> bool:
 
 def _unreadable(text: str, expected: str) -> ParseError:
     """The error for an answer in no accepted format; 'language' when it is mostly non-Latin script."""
-    if _foreign(text):
+    if is_foreign(text):
         return ParseError(f"the answer is not in English: {expected}", "language")
     return ParseError(f"{expected}; got {_clip(text)!r}")
 
@@ -240,7 +240,7 @@ def _attribute_fields(text: str, keys: Sequence[str], order: Sequence[str]) -> d
     """Raw values by lower-case key from whichever form the answer is in (see `parse_attributes`)."""
     if len(text) > MAX_ANSWER_CHARS:
         raise ParseError(f"the answer is {len(text):,} characters long; expected one short answer")
-    if _foreign(text):
+    if is_foreign(text):
         raise ParseError("the answer is not in English", "language")
     if "{" in text and "::" not in text:
         try:

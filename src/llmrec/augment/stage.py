@@ -28,10 +28,11 @@ from llmrec.augment.attributes import AttributeResult, from_dataset, llm_attribu
 from llmrec.augment.audit import attribute_coverage, edge_quality, format_audit
 from llmrec.augment.candidates import top_candidates
 from llmrec.augment.config import AugmentConfig
-from llmrec.augment.edges import EdgeResult, llm_edges, local_edges, measured_edges
+from llmrec.augment.edges import EdgeResult, llm_edges, local_edges, measured_edges, pointwise_edges
 from llmrec.augment.inputs import Inputs, ItemLines, describe_items, item_lines, load_inputs
 from llmrec.augment.llmrec_io import Release, export_llmrec, import_files, import_release
 from llmrec.augment.measure import POPULARITY_TEACHER, simulated_record
+from llmrec.augment.pointwise import POINTWISE_TEMPLATE
 from llmrec.augment.profiles import ProfileResult, llm_profiles, local_profiles, profile_text
 from llmrec.augment.prompts import ATTRIBUTES_TEMPLATE, EDGES_TEMPLATE, PROFILES_TEMPLATE, item_noun
 from llmrec.augment.teacher import LOCAL_TEACHER
@@ -199,7 +200,8 @@ def augment_fingerprint(base: BaseRun, aug: AugmentConfig, llm: LLMConfig | None
     return cfgmod.fingerprint(
         {
             "version": ARTEFACT_VERSION,
-            "templates": [EDGES_TEMPLATE, ATTRIBUTES_TEMPLATE, PROFILES_TEMPLATE],
+            "templates": [EDGES_TEMPLATE, ATTRIBUTES_TEMPLATE, PROFILES_TEMPLATE]
+            + ([POINTWISE_TEMPLATE] if aug.edge_mode == "pointwise" else []),
             "files": {f.name: sha256_of(f) for f in files if f.is_file()},
             "augment": cfgmod.to_dict(aug),
             "llm": {k: getattr(llm, k) for k in LLM_ANSWER_FIELDS} if llm else None,
@@ -275,6 +277,9 @@ def _edges(
     if aug.teacher in ("popularity", "simulated"):
         pool = split.pool.user_items if split.pool is not None else None
         return measured_edges(inputs, lines, candidates, aug, pool)
+    if aug.teacher == "llm" and aug.edge_mode == "pointwise":
+        with asker("edges") as llm:
+            return pointwise_edges(llm, inputs, lines, candidates, aug)
     if aug.teacher == "llm":
         with asker("edges") as llm:
             return llm_edges(llm, llm.stats, inputs, lines, candidates, aug)
