@@ -76,7 +76,8 @@ def test_pointwise_stage_picks_by_p_yes_and_reruns_from_the_cache(toy_run: Path,
         assert (edges["questions"], edges["scored_by_logprobs"], edges["usable"]) == (27, 27, 7)
         saved = read_edges(toy_run / "augment")
         assert "no LLM" not in str(saved["teacher"])
-        triples = {int(u): (int(p), int(n)) for u, p, n in zip(saved["user"], saved["pos"], saved["neg"])}
+        rows = zip(saved["user"], saved["pos"], saved["neg"], strict=True)
+        triples = {int(u): (int(p), int(n)) for u, p, n in rows}
         assert triples[0] == (3, 0)  # candidates 0, 1, 2, 3: p(yes) rises with the number
         assert triples[4] == (4, 0)  # candidates 4, 0, 1, 2
         assert triples[7] == (10, 11)  # Film 9 0.55, Film 10 0.6; i11 (no title) 0.5, the lowest
