@@ -30,12 +30,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from llmrec.serve.batching import Batcher
 from llmrec.serve.catalogue import Filters
 from llmrec.serve.errors import RequestError, RunRefused
 from llmrec.serve.explain import Sentences, aspect_matches, explain_prompt, graph_evidence
 from llmrec.serve.loading import Served, load_served
 from llmrec.serve.middleware import BodyLimit, Metrics, error_body
-from llmrec.serve.recommender import Ranked
+from llmrec.serve.recommender import Ranked, UserAsk
 
 MAX_BODY = 64 * 1024  # bytes: an ad-hoc history of a few thousand ids fits
 
@@ -75,6 +76,7 @@ class Holder:
     served: Served
     sentences: Sentences
     reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
+    batcher: Batcher = field(default_factory=Batcher)
 
 
 def _json(content: Any, status: int = 200) -> Response:
@@ -268,7 +270,8 @@ def create_app(
             _query_int(request, "year_max", None),
         )  # fmt: skip
         u = s.recommender.catalogue.user(user_id, "path.user_id")
-        ranked = s.recommender.recommend_user(u, k, exclude_seen, filters)
+        s.recommender.catalogue.mask(filters)  # a bad filter fails this request here, not its batch
+        ranked = await holder.batcher.recommend(s.recommender, UserAsk(u, k, exclude_seen, filters))
         return _json(
             {"user_id": user_id, "model": s.recommender.model_name, "k": k, "items": _ranked(s, ranked)}
         )

@@ -15,6 +15,7 @@ A new user is folded in from the vectors of the items they name, without retrain
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -29,6 +30,16 @@ from llmrec.serve.errors import RequestError
 
 FOLD_IN_RULES = ("mean", "lstsq")
 RIDGE = 1e-2  # lstsq's L2 weight, relative to the mean squared norm of the history's item vectors
+
+
+@dataclass(frozen=True)
+class UserAsk:
+    """One known user's list request: who, how many, whether seen items go, which items may come."""
+
+    user: int
+    k: int
+    exclude_seen: bool = True
+    filters: Filters = Filters()
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,19 @@ class Recommender:
         self.check_k(k)
         exclude = self.history(user) if exclude_seen else np.empty(0, dtype=np.int64)
         return self.top(self.user_scores(user), k, exclude, filters)
+
+    def recommend_users(self, asks: Sequence[UserAsk]) -> list[Ranked]:
+        """Top-k for several known users at once. One product for the batch reads the item matrix once
+        (it is memory-bound: Gowalla's is 10 MB a read); a batch of one is `recommend_user` exactly."""
+        if self.user_vecs is None or self.item_vecs is None or len(asks) == 1:
+            return [self.recommend_user(a.user, a.k, a.exclude_seen, a.filters) for a in asks]
+        with torch.no_grad():
+            scores = self.user_vecs[torch.tensor([a.user for a in asks])] @ self.item_vecs.T
+        empty = np.empty(0, dtype=np.int64)
+        return [
+            self.top(scores[b], a.k, self.history(a.user) if a.exclude_seen else empty, a.filters)
+            for b, a in enumerate(asks)
+        ]
 
     def fold_in(self, items: np.ndarray, rule: str) -> torch.Tensor:
         """A new user's vector from the vectors of `items` (internal indices) by `rule`."""
@@ -177,4 +201,4 @@ class Recommender:
         return [round(float(x), 4) for x in cos]
 
 
-__all__ = ["FOLD_IN_RULES", "Ranked", "Recommender"]
+__all__ = ["FOLD_IN_RULES", "Ranked", "Recommender", "UserAsk"]
