@@ -36,7 +36,7 @@ from llmrec.serve.errors import RequestError, RunRefused
 from llmrec.serve.explain import Sentences, aspect_matches, explain_prompt, graph_evidence
 from llmrec.serve.loading import Served, load_served
 from llmrec.serve.middleware import BodyLimit, Metrics, error_body
-from llmrec.serve.recommender import Ranked, UserAsk
+from llmrec.serve.recommender import Ranked
 
 MAX_BODY = 64 * 1024  # bytes: an ad-hoc history of a few thousand ids fits
 
@@ -271,7 +271,9 @@ def create_app(
         )  # fmt: skip
         u = s.recommender.catalogue.user(user_id, "path.user_id")
         s.recommender.catalogue.mask(filters)  # a bad filter fails this request here, not its batch
-        ranked = await holder.batcher.recommend(s.recommender, UserAsk(u, k, exclude_seen, filters))
+        ranked = await holder.batcher.recommend(
+            s.recommender, s.recommender.ask_user(u, k, exclude_seen, filters)
+        )
         return _json(
             {"user_id": user_id, "model": s.recommender.model_name, "k": k, "items": _ranked(s, ranked)}
         )
@@ -281,8 +283,10 @@ def create_app(
         s = holder.served
         _check_k(s, body.k, "body.k")
         items = s.recommender.catalogue.items(body.items, "body.items")
-        ranked = s.recommender.recommend_items(
-            items, body.k, body.fold_in, _filters(body.genres, body.year_min, body.year_max)
+        filters = _filters(body.genres, body.year_min, body.year_max)
+        s.recommender.catalogue.mask(filters)  # a bad filter fails this request here, not its batch
+        ranked = await holder.batcher.recommend(
+            s.recommender, s.recommender.ask_items(items, body.k, body.fold_in, filters)
         )
         return _json(
             {

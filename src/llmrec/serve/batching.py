@@ -1,4 +1,4 @@
-"""Micro-batching of known-user lists: requests that arrive together are scored in one product.
+"""Micro-batching of lists (known and ad-hoc users): requests that arrive together share one product.
 
 Scoring one user reads the whole item matrix for a 1 x n product, so at 32 concurrent clients most of
 a request's time is memory traffic. Requests queue here; the first schedules a flush with
@@ -14,21 +14,21 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from llmrec.serve.recommender import Ranked, Recommender, UserAsk
+from llmrec.serve.recommender import Ask, Ranked, Recommender
 
 MAX_BATCH = 64  # rows per product; more queued requests make more batches
 
 
 @dataclass
 class Batcher:
-    """Collects `UserAsk`s for one event loop and scores them in batches."""
+    """Collects `Ask`s for one event loop and scores them in batches."""
 
-    queue: list[tuple[Recommender, UserAsk, asyncio.Future[Ranked]]] = field(default_factory=list)
+    queue: list[tuple[Recommender, Ask, asyncio.Future[Ranked]]] = field(default_factory=list)
     scheduled: bool = False
     batches: int = 0  # batches scored and requests in them, for tests and metrics
     requests: int = 0
 
-    async def recommend(self, recommender: Recommender, ask: UserAsk) -> Ranked:
+    async def recommend(self, recommender: Recommender, ask: Ask) -> Ranked:
         """The list for `ask`, scored with whatever else is queued by the end of this loop turn."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Ranked] = loop.create_future()
@@ -42,7 +42,7 @@ class Batcher:
         """Score everything queued, grouped by recommender (a reload may leave two for a moment)."""
         self.scheduled = False
         queued, self.queue = self.queue, []
-        groups: dict[int, list[tuple[Recommender, UserAsk, asyncio.Future[Ranked]]]] = {}
+        groups: dict[int, list[tuple[Recommender, Ask, asyncio.Future[Ranked]]]] = {}
         for entry in queued:
             groups.setdefault(id(entry[0]), []).append(entry)
         for entries in groups.values():
@@ -50,7 +50,7 @@ class Batcher:
                 chunk = entries[start : start + MAX_BATCH]
                 self.batches, self.requests = self.batches + 1, self.requests + len(chunk)
                 try:
-                    lists = chunk[0][0].recommend_users([ask for _, ask, _ in chunk])
+                    lists = chunk[0][0].answer([ask for _, ask, _ in chunk])
                 except Exception as err:  # noqa: BLE001  (handed to each waiting request)
                     for _, _, future in chunk:
                         if not future.done():
