@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from llmrec.serve.batching import Batcher
 from llmrec.serve.catalogue import Filters
 from llmrec.serve.errors import RequestError, RunRefused
 from llmrec.serve.explain import Sentences, aspect_matches, explain_prompt, graph_evidence
@@ -75,6 +76,7 @@ class Holder:
     served: Served
     sentences: Sentences
     reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
+    batcher: Batcher = field(default_factory=Batcher)
 
 
 def _json(content: Any, status: int = 200) -> Response:
@@ -268,7 +270,10 @@ def create_app(
             _query_int(request, "year_max", None),
         )  # fmt: skip
         u = s.recommender.catalogue.user(user_id, "path.user_id")
-        ranked = s.recommender.recommend_user(u, k, exclude_seen, filters)
+        s.recommender.catalogue.mask(filters)  # a bad filter fails this request here, not its batch
+        ranked = await holder.batcher.recommend(
+            s.recommender, s.recommender.ask_user(u, k, exclude_seen, filters)
+        )
         return _json(
             {"user_id": user_id, "model": s.recommender.model_name, "k": k, "items": _ranked(s, ranked)}
         )
@@ -278,8 +283,10 @@ def create_app(
         s = holder.served
         _check_k(s, body.k, "body.k")
         items = s.recommender.catalogue.items(body.items, "body.items")
-        ranked = s.recommender.recommend_items(
-            items, body.k, body.fold_in, _filters(body.genres, body.year_min, body.year_max)
+        filters = _filters(body.genres, body.year_min, body.year_max)
+        s.recommender.catalogue.mask(filters)  # a bad filter fails this request here, not its batch
+        ranked = await holder.batcher.recommend(
+            s.recommender, s.recommender.ask_items(items, body.k, body.fold_in, filters)
         )
         return _json(
             {
