@@ -60,13 +60,20 @@ def run_pass(urls: list[str], args: argparse.Namespace, tmp: Path, name: str) ->
     for phase in ("cold", "warm"):
         accounting = Accounting()
         llm = open_llm(cfg, {}, accounting.stage(phase))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         results = llm.complete_all(requests)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert all(r.text.startswith("echo: ") for r in results)  # type: ignore[union-attr]
         stats = accounting.stage(phase)
-        out[phase] = {"seconds": round(seconds, 3), "requests": stats.requests, "retries": stats.retries,
-                      "answered": stats.answered, "cache_hits": stats.cache_hits}  # fmt: skip
+        out[phase] = {
+            "seconds": round(seconds, 3),
+            "requests": stats.requests,
+            "retries": stats.retries,
+            "answered": stats.answered,
+            "cache_hits": stats.cache_hits,
+            "client_cpu_s": round(cpu, 3),
+            "client_cpu_ms_per_prompt": round(1000 * cpu / len(requests), 4),
+        }
         if phase == "cold":
             out["endpoints"] = llm.endpoint_report()
         llm.close()
@@ -118,6 +125,7 @@ def main() -> None:
         "servers": args.servers, "fault": args.fault, **passes,
         "ideal_cold_seconds": round(args.prompts / args.concurrency * args.latency_ms / 1000, 3),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average": os.getloadavg(),
     }  # fmt: skip
     print(json.dumps(result, indent=2))
     if args.json:

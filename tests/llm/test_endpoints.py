@@ -185,7 +185,7 @@ def test_pool_marks_down_probes_and_brings_back() -> None:
     assert {pool.acquire(set()).url for _ in range(3)} == {"http://b/v1"}  # type: ignore[union-attr]
     assert pool.acquire({"http://b/v1"}) is None  # down, cooldown not over
     clock.now += 10.0
-    probe = pool.acquire({"http://b/v1"})
+    probe = pool.acquire(set())  # the probe goes out although b is up
     assert probe is a and pool.acquire({"http://b/v1"}) is None  # one probe at a time
     pool.failed(a, 0.0, boom)  # the probe fails: down for twice as long
     assert a.down_until == pytest.approx(clock.now + 20.0)
@@ -260,3 +260,18 @@ def test_lean_transport_refuses_a_bad_item_and_reads_chunked_replies(tmp_path: P
         assert llm.complete("b").text == "chunked ok"
         thread.join(5)
         llm.close()
+
+
+def test_a_recovered_endpoint_is_probed_back_into_service(
+    servers: list[FakeOpenAIServer], tmp_path: Path
+) -> None:
+    bad = servers[1]
+    bad.push(*[http_error(500)] * 3)  # three failures mark it down, then it answers again
+    for s in servers[:2]:
+        s.delay_s = 0.01
+    cfg = multi([servers[0].url, bad.url], tmp_path, concurrency=2, endpoint_probe_s=0.05)
+    llm = open_llm(cfg, {}, Accounting().stage("s"))
+    assert len(llm.complete_all(prompts(60))) == 60
+    row = {r["url"]: r for r in llm.endpoint_report()}[bad.url.rstrip("/")]
+    assert row["marked_down"] == 1 and row["state"] == "up" and row["answered"] == bad.completed > 5
+    llm.close()

@@ -103,8 +103,8 @@ class EndpointPool:
     def acquire(self, exclude: set[str]) -> Endpoint | None:
         """The endpoint to send the next request to (not in `exclude`), or None if none may take one.
 
-        Up endpoints first, fewest in flight, ties in turn; else a down endpoint whose cooldown is
-        over and whose probe is not already out (it becomes the probe).
+        A down endpoint whose cooldown is over and whose probe is not already out gets this request
+        as its probe; otherwise the up endpoint with the fewest in flight, ties in turn.
         """
         with self._lock:
             now = self._clock()
@@ -112,15 +112,15 @@ class EndpointPool:
             order = [self.endpoints[(self._turn + k) % n] for k in range(n)]
             self._turn = (self._turn + 1) % n
             live = [e for e in order if e.url not in exclude]
+            probes = [e for e in live if e.state(now) == "probe" and not e.probing]
             up = [e for e in live if e.state(now) == "up"]
-            if up:
-                chosen = min(up, key=lambda e: e.in_flight)
-            else:
-                probes = [e for e in live if e.state(now) == "probe" and not e.probing]
-                if not probes:
-                    return None
+            if probes:  # a down endpoint whose cooldown is over gets one request to show it is back
                 chosen = probes[0]
                 chosen.probing = True
+            elif up:
+                chosen = min(up, key=lambda e: e.in_flight)
+            else:
+                return None
             chosen.in_flight += 1
             chosen.counts["requests"] += 1
             return chosen
