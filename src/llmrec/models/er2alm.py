@@ -26,5 +26,32 @@ class ER2ALMModelConfig(LLMRecModelConfig):
 class ER2ALM(LLMRec):
     """LLMRec's fused LightGCN under ER2ALM's name and defaults (see the module docstring)."""
 
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int = 64,
+        n_layers: int = 3,
+        reg: float = 1e-4,
+        user_feature_dims: tuple[int, ...] = (),
+        item_feature_dims: tuple[int, ...] = (),
+        fusion: str = "fixed",
+        feature_weight: float = 0.02,
+        aug_weight: float = 0.012,
+        prune_mode: str = "paper",
+        prune_ratio: float = 0.0,
+        mask_ratio: float = 0.1,
+        mae_weight: float = 0.0,
+        mae_gamma: float = 2.0,
+    ) -> None:
+        """LLMRec's constructor with ER2ALM's defaults (no pruning, no MAE), so that a model built
+        without its config table is the model the config describes."""
+        super().__init__(
+            n_users, n_items, dim=dim, n_layers=n_layers, reg=reg, user_feature_dims=user_feature_dims,
+            item_feature_dims=item_feature_dims, fusion=fusion, feature_weight=feature_weight,
+            aug_weight=aug_weight, prune_mode=prune_mode, prune_ratio=prune_ratio, mask_ratio=mask_ratio,
+            mae_weight=mae_weight, mae_gamma=mae_gamma,
+        )  # fmt: skip
+
 
 __all__ = ["ER2ALM", "ER2ALMModelConfig"]
