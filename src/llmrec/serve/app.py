@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import math
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -195,6 +196,7 @@ def create_app(
     admin_token: str | None = None,
     max_body: int = MAX_BODY,
     loader: Callable[[Path, str | None], Served] = load_served,
+    workers: int = 1,
 ) -> Any:
     """The ASGI app serving `served` (wrapped in the metrics and body-limit layers)."""
     holder = Holder(served, sentences or Sentences(None))
@@ -233,7 +235,7 @@ def create_app(
 
     @app.get("/meta", summary="the run served: model, dataset, counts, genres, years")
     async def meta() -> Response:
-        return _json({**holder.served.info(), "llm": holder.sentences.llm is not None})
+        return _json({**holder.served.info(), "llm": holder.sentences.llm is not None, "pid": os.getpid()})
 
     @app.get("/users", summary="a page of known user ids")
     async def users(offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=1000)) -> Response:
@@ -373,6 +375,13 @@ def create_app(
         if not hmac.compare_digest(given.encode(), admin_token.encode()):
             raise RequestError(
                 401, "missing or wrong admin token (Authorization: Bearer ...)", "header.authorization"
+            )
+        if workers > 1:
+            raise RequestError(
+                409,
+                f"reload is per process and this server runs {workers} workers: "
+                "send SIGHUP to the server process to restart them on its RUN_DIR",
+                "server",
             )
         async with holder.reloading:
             try:
