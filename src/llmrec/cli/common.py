@@ -141,7 +141,8 @@ def format_table(models: dict[str, dict[str, Any]], seeds: int, ks: Sequence[int
     the configured `ks`."""
     from llmrec.significance import stars
 
-    columns = table_metrics(ks)
+    rating = any("rmse" in res["test"] for res in models.values())  # the rating task: errors, lower is better
+    columns = ("rmse", "mae") if rating else table_metrics(ks)
     width = max([12, *(len(n) + 2 for n in models)])
     header = f"{'model':<{width}}" + "".join(f"{m:>21}" for m in columns)
     lines = [header, "-" * len(header)]
