@@ -121,11 +121,18 @@ def test_web_page_shows_recommendations_and_opens_an_explanation(server: Server,
 
 
 def test_web_page_starts_from_liked_items(server: Server, tmp_path: Path) -> None:
-    dom = _dom(f"{server.url}/?items=i0,i1,i2&k=5&explain=1", tmp_path / "profile")
+    dom = _dom(f"{server.url}/?items=i0,i1,i2&k=5&explain=1&profile=Drama%20lover", tmp_path / "profile")
     expected = httpx.post(f"{server.url}/recommendations", json={"items": ["i0", "i1", "i2"], "k": 5}).json()
     shown = re.findall(r'<tr class="rec-row" data-item="([^"]+)"', dom)
     assert shown == [it["item_id"] for it in expected["items"]]
     assert 'class="explanation-row"' in dom
+    assert len(httpx.get(f"{server.url}/items", params={"q": "Film"}).json()["items"]) == 20  # title search
+    # the typed profile text reaches the explanation: the page shows what the API matched, no more
+    body = {"items": ["i0", "i1", "i2"], "item": shown[0], "profile": "Drama lover"}
+    matches = httpx.post(f"{server.url}/explanations", json=body).json()["aspects"]["profile_matches"]
+    row = re.search(r'class="explanation-row".*?</tr>', dom, re.S)
+    assert row is not None
+    assert ("Profile: text Drama" in row.group(0)) == bool(matches)
 
 
 def test_reload_needs_the_token_and_drops_no_request(server: Server, run_root: Path) -> None:
