@@ -200,6 +200,14 @@ BAD = [
     (
         "post",
         "/recommendations",
+        b'{"items": ["i1"], "kk": 3}',
+        422,
+        "body.kk",
+        "Extra inputs are not permitted",
+    ),
+    (
+        "post",
+        "/recommendations",
         b'{"items": ["i1"], "genres": ["Noir"]}',
         422,
         "body.genres",

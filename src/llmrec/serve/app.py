@@ -27,7 +27,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -43,19 +43,22 @@ MAX_BODY = 64 * 1024  # bytes: an ad-hoc history of a few thousand ids fits
 
 
 class AdHocRequest(BaseModel):
-    """A new user: the items they liked (raw ids), optional profile text, K and filters."""
+    """A new user: the items they liked (raw ids), K and filters. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
 
     items: list[str] = Field(description="raw item ids the user liked (at least one)")
     k: int = Field(20, description="list length, 1..catalogue size")
     fold_in: str = Field("mean", description="mean: mean of item vectors | lstsq: ridge least squares")
-    profile: str = Field("", description="free text about the user; matched against item aspects")
     genres: list[str] = Field(default_factory=list, description="keep items of any of these genres")
     year_min: int | None = None
     year_max: int | None = None
 
 
 class AdHocExplainRequest(BaseModel):
-    """Why `item` suits a new user who liked `items`."""
+    """Why `item` suits a new user who liked `items`; `profile` text is matched against its aspects."""
+
+    model_config = ConfigDict(extra="forbid")
 
     items: list[str]
     item: str
@@ -65,6 +68,8 @@ class AdHocExplainRequest(BaseModel):
 
 class ReloadRequest(BaseModel):
     """A run directory to serve instead, and optionally which model of it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     run_dir: str
     model: str | None = None
