@@ -200,6 +200,14 @@ BAD = [
     (
         "post",
         "/recommendations",
+        b'{"items": ["i1"], "kk": 3}',
+        422,
+        "body.kk",
+        "Extra inputs are not permitted",
+    ),
+    (
+        "post",
+        "/recommendations",
         b'{"items": ["i1"], "genres": ["Noir"]}',
         422,
         "body.genres",
@@ -314,3 +322,18 @@ def test_concurrent_lists_are_scored_in_batches_and_equal_single_ones(run_root: 
         alone = recommend(run_root / "lightgcn", user, 6)
         assert _ids(answer) == [e["item_id"] for e in alone]
         assert [it["score"] for it in answer["items"]] == pytest.approx([e["score"] for e in alone], abs=1e-6)
+
+
+def test_reload_is_off_without_a_token_and_refuses_a_wrong_one(client: TestClient, run_root: Path) -> None:
+    from llmrec.serve import load_served
+    from llmrec.serve.app import create_app
+
+    body = {"run_dir": str(run_root / "lightgcn")}
+    with TestClient(create_app(load_served(run_root))) as no_token:
+        off = no_token.post("/admin/reload", json=body, headers={"authorization": "Bearer anything"})
+    assert off.status_code == 403 and "LLMREC_ADMIN_TOKEN" in off.json()["error"]["message"]
+    wrong = client.post("/admin/reload", json=body, headers={"authorization": "Bearer s3cre"})
+    assert wrong.status_code == 401 and "s3cre" not in wrong.text
+    right = client.post("/admin/reload", json=body, headers={"authorization": "Bearer s3cret"})
+    assert right.status_code == 200 and right.json()["chosen_because"] == "the folder's own model"
+    assert "s3cret" not in right.text

@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import math
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -42,19 +43,22 @@ MAX_BODY = 64 * 1024  # bytes: an ad-hoc history of a few thousand ids fits
 
 
 class AdHocRequest(BaseModel):
-    """A new user: the items they liked (raw ids), optional profile text, K and filters."""
+    """A new user: the items they liked (raw ids), K and filters. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
 
     items: list[str] = Field(description="raw item ids the user liked (at least one)")
     k: int = Field(20, description="list length, 1..catalogue size")
     fold_in: str = Field("mean", description="mean: mean of item vectors | lstsq: ridge least squares")
-    profile: str = Field("", description="free text about the user; matched against item aspects")
     genres: list[str] = Field(default_factory=list, description="keep items of any of these genres")
     year_min: int | None = None
     year_max: int | None = None
 
 
 class AdHocExplainRequest(BaseModel):
-    """Why `item` suits a new user who liked `items`."""
+    """Why `item` suits a new user who liked `items`; `profile` text is matched against its aspects."""
+
+    model_config = ConfigDict(extra="forbid")
 
     items: list[str]
     item: str
@@ -64,6 +68,8 @@ class AdHocExplainRequest(BaseModel):
 
 class ReloadRequest(BaseModel):
     """A run directory to serve instead, and optionally which model of it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     run_dir: str
     model: str | None = None
@@ -195,6 +201,7 @@ def create_app(
     admin_token: str | None = None,
     max_body: int = MAX_BODY,
     loader: Callable[[Path, str | None], Served] = load_served,
+    workers: int = 1,
 ) -> Any:
     """The ASGI app serving `served` (wrapped in the metrics and body-limit layers)."""
     holder = Holder(served, sentences or Sentences(None))
@@ -233,7 +240,7 @@ def create_app(
 
     @app.get("/meta", summary="the run served: model, dataset, counts, genres, years")
     async def meta() -> Response:
-        return _json({**holder.served.info(), "llm": holder.sentences.llm is not None})
+        return _json({**holder.served.info(), "llm": holder.sentences.llm is not None, "pid": os.getpid()})
 
     @app.get("/users", summary="a page of known user ids")
     async def users(offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=1000)) -> Response:
@@ -373,6 +380,13 @@ def create_app(
         if not hmac.compare_digest(given.encode(), admin_token.encode()):
             raise RequestError(
                 401, "missing or wrong admin token (Authorization: Bearer ...)", "header.authorization"
+            )
+        if workers > 1:
+            raise RequestError(
+                409,
+                f"reload is per process and this server runs {workers} workers: "
+                "send SIGHUP to the server process to restart them on its RUN_DIR",
+                "server",
             )
         async with holder.reloading:
             try:
