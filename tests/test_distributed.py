@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 from llmrec.distributed import Group, shard
+from llmrec.launch import main as launch_main
 from tests.ddp_worker import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,3 +66,14 @@ def test_two_processes_train_as_one_and_resume_after_a_kill(tmp_path: Path) -> N
     for key, weight in one["state"].items():
         torch.testing.assert_close(two["state"][key], weight, rtol=0, atol=1e-5, msg=key)
         torch.testing.assert_close(two_b["state"][key], two["state"][key], rtol=0, atol=0, msg=key)  # in sync
+
+
+def test_launch_outside_torchrun_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert launch_main(["train", "--help"]) == 2
+    assert (
+        "not started by torchrun: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT unset" in capsys.readouterr().err
+    )

@@ -5,7 +5,8 @@ item vectors; `index.search(user_vectors, k, exclude)` returns each user's best 
 product, leaving out the items in `exclude` (a user x item CSR matrix, e.g. the training items, or
 one array of item ids per user). Seen items are left out by over-fetching: each query asks for k
 plus the largest number of items it must skip, then the skipped ones are dropped, so every user
-gets k unseen items whenever the catalogue has them.
+gets k unseen items whenever the catalogue has them; queries are grouped by the length of their
+exclusion list (powers of two), so one long history does not make the whole batch fetch as much.
 
 `kind="auto"` keeps the exact search for catalogues up to `exact_below` items (a matrix product and
 a partial sort: fast enough there, and never wrong) and builds HNSW above. FAISS (`faiss-cpu`) is
@@ -117,10 +118,18 @@ class ItemIndex:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         seen = _rows(exclude, len(queries))
-        extra = max((len(s) for s in seen), default=0)
-        fetch = min(k + extra, self.n_items)
-        scores, ids = self._fetch(queries, fetch)
-        return _drop_seen(scores, ids, seen, k)
+        out_s = np.full((len(queries), k), -np.inf, np.float32)
+        out_i = np.full((len(queries), k), -1, np.int64)
+        # users grouped by how many items they must skip (powers of two), so a long history does not
+        # make every query of the batch fetch as much as it does
+        need = np.array([len(s) for s in seen])
+        groups = np.ceil(np.log2(need + 1)).astype(int)
+        for g in np.unique(groups):
+            rows = np.flatnonzero(groups == g)
+            fetch = min(k + int(need[rows].max()), self.n_items)
+            scores, ids = self._fetch(queries[rows], fetch)
+            out_s[rows], out_i[rows] = _drop_seen(scores, ids, [seen[r] for r in rows], k)
+        return out_s, out_i
 
     def _fetch(self, queries: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
         """The best `fetch` items of every query, seen or not."""

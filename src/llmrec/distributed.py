@@ -22,9 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from llmrec.data.interactions import Interactions
+from llmrec.evaluate import METRICS, evaluate_users
 
 
 @dataclass(frozen=True)
@@ -128,3 +132,30 @@ def from_main(flag: bool) -> bool:
     t = torch.tensor([int(flag)])
     dist.broadcast(t, 0)
     return bool(t.item())
+
+
+def sharded_evaluate(
+    scorer: Callable[[torch.Tensor], torch.Tensor],
+    valid: Interactions,
+    train: Interactions,
+    ks: Sequence[int],
+    batch_size: int,
+    group: Group,
+) -> dict[str, float]:
+    """Mean metrics over the users with held-out items, each rank scoring users u with u mod world ==
+    rank, the per-user sums and counts added over the ranks: the one-process means."""
+    names = [f"{m}@{k}" for m in METRICS for k in ks]
+    mine = np.arange(valid.n_users) % group.world == group.rank
+    part = Interactions(
+        (sp.diags(mine.astype(np.float64)) @ valid.user_items).tocsr(), valid.user_ids, valid.item_ids
+    )
+    part.user_items.eliminate_zeros()
+    sums = np.zeros(len(names) + 1)
+    if len(part.active_users()):
+        users, values = evaluate_users(scorer, part, [train], ks, batch_size)
+        sums[:-1] = [values[n].sum(dtype=np.float64) for n in names]
+        sums[-1] = len(users)
+    total = sum_over_ranks(sums)
+    if total[-1] == 0:
+        raise ValueError("no user has a held-out item to evaluate")
+    return {n: float(v / total[-1]) for n, v in zip(names, total[:-1], strict=True)}

@@ -20,7 +20,11 @@ from llmrec.cli import main as cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     """Join the process group, run the command, leave the group; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    group = distributed.activate()
+    try:
+        group = distributed.activate()
+    except RuntimeError as exc:  # not under torchrun, or the group could not be formed
+        print(f"llmrec.launch: {exc}", file=sys.stderr)
+        return 2
     if not group.is_main:
         set_writer(False)
         args = [*args[:1], "--quiet", "--no-progress", *args[1:]] if args[:1] == ["train"] else args

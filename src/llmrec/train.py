@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, cast
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -21,7 +20,7 @@ from llmrec.config import EvalConfig, TrainConfig
 from llmrec.data.interactions import Interactions
 from llmrec.data.sampler import AugmentedSampler, BPRSampler
 from llmrec.errors import ConfigError, TrainingError
-from llmrec.evaluate import METRICS, evaluate, evaluate_users, model_scorer
+from llmrec.evaluate import METRICS, evaluate, model_scorer
 from llmrec.models import ClosedForm, GraphLike, Trainable, capabilities_of
 from llmrec.models.base import EpochViews
 from llmrec.significance import LOWER_IS_BETTER
@@ -77,20 +76,7 @@ def validate(
     group = distributed.active()
     if group is None or group.world == 1:
         return evaluate(scorer, valid, [train], eval_cfg.ks, eval_cfg.batch_size)
-    names = [f"{m}@{k}" for m in METRICS for k in eval_cfg.ks]
-    rows = valid.user_items
-    mine = np.arange(rows.shape[0]) % group.world == group.rank
-    part = Interactions((sp.diags(mine.astype(np.float64)) @ rows).tocsr(), valid.user_ids, valid.item_ids)
-    part.user_items.eliminate_zeros()
-    sums = np.zeros(len(names) + 1)
-    if len(part.active_users()):
-        users, values = evaluate_users(scorer, part, [train], eval_cfg.ks, eval_cfg.batch_size)
-        sums[:-1] = [values[n].sum(dtype=np.float64) for n in names]
-        sums[-1] = len(users)
-    total = distributed.sum_over_ranks(sums)
-    if total[-1] == 0:
-        raise ValueError("no user has a held-out item to evaluate")
-    return {n: float(v / total[-1]) for n, v in zip(names, total[:-1], strict=True)}
+    return distributed.sharded_evaluate(scorer, valid, train, eval_cfg.ks, eval_cfg.batch_size, group)
 
 
 def fit(

@@ -51,6 +51,11 @@ class LLMConfig:
     batch_window: str = "24h"  # the completion window asked for
     batch_max_requests: int = 50_000  # requests per batch file (the API's limit)
     batch_rounds: int = 2  # batches per request: an expired batch's unanswered requests go again
+    # Ray Data (docs/scale.md): prompts of a stage answered by this many Ray workers (0: in this process)
+    ray_workers: int = 0
+    ray_batch: int = 64  # prompts per Ray task
+    ray_address: str = ""  # "" starts a local Ray; "auto" joins this machine's cluster
+    ray_store: str = ""  # folder every worker can reach, for answers as they arrive ("": beside the cache)
     n_ctx: int = 4096  # llamacpp: context window
     n_gpu_layers: int = 0  # llamacpp: layers offloaded to the GPU (-1: all)
 
@@ -65,11 +70,11 @@ class LLMConfig:
             )
         _check_urls(self.base_urls)
         for name in ("concurrency", "max_tokens", "embed_batch", "endpoint_failures", "batch_max_requests",
-                     "batch_rounds"):  # fmt: skip
+                     "batch_rounds", "ray_batch"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ConfigError(f"llm.{name}: must be at least 1, got {getattr(self, name)}")
         for name in ("rpm", "tpm", "max_retries", "timeout_s", "backoff_base_s", "backoff_max_s",
-                     "endpoint_probe_s", "batch_poll_s", "batch_wait_s"):  # fmt: skip
+                     "endpoint_probe_s", "batch_poll_s", "batch_wait_s", "ray_workers"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ConfigError(f"llm.{name}: must not be negative, got {getattr(self, name)}")
 
