@@ -79,6 +79,9 @@ def test_the_rating_run_with_an_llm_rater_and_llm_attributes(tmp_path: Path) -> 
     valid = {n: models[n]["valid"]["rmse"] for n in ("biased-mf", "deepfm")}
     assert summary["best_baseline"] == min(valid, key=valid.__getitem__)  # lowest RMSE, not highest
     assert set(models["llama4rec-rating"]["p_value"]) == {"rmse", "mae"}
+    paired = summary["paired"]  # the rater against its own base, the attributes against DeepFM
+    assert set(paired) == {"llama4rec-rating vs llama4rec-rating-base", "llama4rec-rating-base vs deepfm"}
+    assert paired["llama4rec-rating vs llama4rec-rating-base"]["p_value"]["rmse"] < 0.05
     attributes = json.loads((out / "llama4rec-rating" / "attributes.json").read_text())
     assert attributes["coverage"]["director"] == {"dataset": 14, "llm": 2}  # films 3 and 7 asked
     assert attributes["values"]["director"]["i3"] == "Director 9" and attributes["teacher"]["kind"] == "llm"
