@@ -35,7 +35,7 @@ def ablate(
     """Run `cfg`'s plan, then every variant of each fully planned method that has some; write
     ablation.json, the report and summary.json."""
     the_plan = plan(cfg)
-    ctx = execute(the_plan, context(the_plan, cfg, prepare(cfg, dirs), out, show_progress, env))
+    ctx = execute(the_plan, context(the_plan, cfg, prepare(cfg, dirs), out, show_progress, env, dirs))
     parts = [
         ablate_method(ctx, method)
         for method in the_plan.methods
@@ -81,6 +81,7 @@ def _run_variant(ctx: RunContext, method: Method, variant: Variant, cfg: RunConf
         ctx.show_progress,
         flat=True,
         baselines=ctx.baselines,
+        data_dirs=ctx.data_dirs,
         trained=dict(ctx.trained),
         values=dict(ctx.values),
     )

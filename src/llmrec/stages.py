@@ -57,6 +57,7 @@ class RunContext:
     show_progress: bool | None = None
     flat: bool = False
     baselines: tuple[str, ...] = ()  # the run's conventional methods, candidates for BASE
+    data_dirs: tuple[Path, ...] = ()  # where the dataset was looked for; methods find their files there
     trained: dict[str, Result] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)

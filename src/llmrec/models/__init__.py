@@ -26,10 +26,12 @@ from llmrec.models.base import (
 from llmrec.models.biased_mf import BiasedMF, BiasedMFConfig
 from llmrec.models.bpr_mf import BPRMF, BPRMFConfig
 from llmrec.models.deepfm import DeepFM, DeepFMConfig
+from llmrec.models.er2alm import ER2ALM, ER2ALMModelConfig
 from llmrec.models.gfcf import GFCF, GFCFConfig
 from llmrec.models.lightgcn import LightGCN, LightGCNConfig
 from llmrec.models.llmrec import LLMRec, LLMRecModelConfig
 from llmrec.models.pop import MostPop, PopConfig
+from llmrec.models.sasrec import SASRec, SASRecConfig
 from llmrec.models.sgl import SGL, SGLConfig
 from llmrec.models.simgcl import SimGCL, SimGCLConfig
 
@@ -58,6 +60,8 @@ MODELS: dict[str, ModelSpec] = {
     "simgcl": ModelSpec(SimGCL, SimGCLConfig, SHARED),
     "gf-cf": ModelSpec(GFCF, GFCFConfig, ()),
     "llmrec": ModelSpec(LLMRec, LLMRecModelConfig, SHARED),
+    "sasrec": ModelSpec(SASRec, SASRecConfig, ("dim", "n_layers")),
+    "er2alm": ModelSpec(ER2ALM, ER2ALMModelConfig, SHARED),
 }
 
 
@@ -108,6 +112,7 @@ def build_model(
 
 __all__ = [
     "BPRMF",
+    "ER2ALM",
     "RATING_MODELS",
     "BiasedMF",
     "BiasedMFConfig",
@@ -116,6 +121,7 @@ __all__ = [
     "GFCF",
     "MODELS",
     "SGL",
+    "SASRec",
     "SHARED",
     "Capabilities",
     "ClosedForm",

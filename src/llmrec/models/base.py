@@ -80,6 +80,9 @@ class Capabilities:
     - `rating`: it predicts explicit ratings of (user, item) pairs, `predict(users, items, ...)`, and
       is trained by `loss(batch)` on (users, items, ratings[, attribute slots]) (`llmrec.tasks.rating`);
       it scores no item lists and lives in `RATING_MODELS`, not `MODELS`.
+    - `sequential`: it reads time-ordered item sequences, not a graph: `loss` takes (inputs, positives,
+      negatives) padded sequences and `score(users, seqs)` all users' padded histories; it is trained
+      by the sequential task (`llmrec.seqtrain`), never by the BPR loop.
     """
 
     graph: bool = False
@@ -90,6 +93,7 @@ class Capabilities:
     epoch_views: bool = False
     embeddings: bool = False
     rating: bool = False
+    sequential: bool = False
 
     def names(self) -> list[str]:
         """The capabilities that are on, for listings."""
