@@ -113,6 +113,9 @@ def test_the_no_llm_path_is_labelled_and_alpha_zero_is_the_retrained_deepfm(tmp_
     assert metrics["test"] == pytest.approx(base["test"])  # alpha 0: DeepFM with attributes, unchanged
     summary = json.loads((out / "summary.json").read_text())
     assert summary["raters"]["llama4rec-rating"]["rater"]["kind"] == "local"
+    heading = (out / "report.md").read_text().splitlines()[2]
+    assert "attributes: no-LLM teacher: the dataset's metadata files" in heading
+    assert "llama4rec-rating: no-LLM rater" in heading
 
 
 def test_a_thresholded_dataset_and_a_mixed_run_are_refused(
