@@ -72,7 +72,7 @@ def _heading(summary: Mapping[str, Any], metrics: Mapping[str, Any], teacher: An
     parts = [
         str(summary.get("dataset", "?")),
         f"{seeds} seed{'s' if seeds != 1 else ''}",
-        teacher_text(teacher),
+        *(_rating_labels(summary) or [teacher_text(teacher)]),
     ]
     split = next((m["split"] for m in metrics.values() if "split" in m), None)
     if split is None:
@@ -83,6 +83,23 @@ def _heading(summary: Mapping[str, Any], metrics: Mapping[str, Any], teacher: An
         f"{count(split.get('valid'))} valid / {count(split.get('test'))} test interactions"
     )
     return " · ".join(parts), [f"Data: {note}" for note in split.get("notes", [])]
+
+
+def _rating_labels(summary: Mapping[str, Any]) -> list[str]:
+    """Who filled the rating task's attributes and who rated, as labelled in summary.json ([] if no one)."""
+
+    def who(label: Any) -> str:
+        if not isinstance(label, Mapping):
+            return "?"
+        if label.get("kind") == "llm":
+            return f"LLM {label.get('backend', '?')} / {label.get('model', '?')}"
+        return str(label.get("what") or label.get("kind", "?"))
+
+    labels = [
+        f"{n} attributes: {who(v.get('teacher'))}"
+        for n, v in (summary.get("rating_attributes") or {}).items()
+    ]
+    return labels + [f"{n}: {who(v.get('rater'))}" for n, v in (summary.get("raters") or {}).items()]
 
 
 def _results_section(summary: Mapping[str, Any]) -> Section | None:

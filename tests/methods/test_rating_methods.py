@@ -79,6 +79,9 @@ def test_the_rating_run_with_an_llm_rater_and_llm_attributes(tmp_path: Path) -> 
     valid = {n: models[n]["valid"]["rmse"] for n in ("biased-mf", "deepfm")}
     assert summary["best_baseline"] == min(valid, key=valid.__getitem__)  # lowest RMSE, not highest
     assert set(models["llama4rec-rating"]["p_value"]) == {"rmse", "mae"}
+    paired = summary["paired"]  # the rater against its own base, the attributes against DeepFM
+    assert set(paired) == {"llama4rec-rating vs llama4rec-rating-base", "llama4rec-rating-base vs deepfm"}
+    assert paired["llama4rec-rating vs llama4rec-rating-base"]["p_value"]["rmse"] < 0.05
     attributes = json.loads((out / "llama4rec-rating" / "attributes.json").read_text())
     assert attributes["coverage"]["director"] == {"dataset": 14, "llm": 2}  # films 3 and 7 asked
     assert attributes["values"]["director"]["i3"] == "Director 9" and attributes["teacher"]["kind"] == "llm"
@@ -110,6 +113,9 @@ def test_the_no_llm_path_is_labelled_and_alpha_zero_is_the_retrained_deepfm(tmp_
     assert metrics["test"] == pytest.approx(base["test"])  # alpha 0: DeepFM with attributes, unchanged
     summary = json.loads((out / "summary.json").read_text())
     assert summary["raters"]["llama4rec-rating"]["rater"]["kind"] == "local"
+    heading = (out / "report.md").read_text().splitlines()[2]
+    assert "attributes: no-LLM teacher: the dataset's metadata files" in heading
+    assert "llama4rec-rating: no-LLM rater" in heading
 
 
 def test_a_thresholded_dataset_and_a_mixed_run_are_refused(

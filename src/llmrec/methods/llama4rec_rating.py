@@ -29,6 +29,7 @@ from llmrec.llm import Accounting, CachedLLM, open_llm, resolve_llm_config
 from llmrec.methods.rating_common import check_rating_data, split_of
 from llmrec.models import DeepFMConfig
 from llmrec.rerank.config import ALPHA_GRID, CUTOFFS
+from llmrec.significance import paired_p_values
 from llmrec.stages import Method, RunContext, Stage, Variant, trained
 from llmrec.tasks.rating import RatingRun, rating_metrics, train_rating_seeds
 from llmrec.tasks.rating_attributes import (
@@ -229,6 +230,22 @@ def aggregate_stage(ctx: RunContext, method: Method) -> None:
     run = RatingRun(NAME, out, metrics, {})
     ctx.trained[NAME] = ctx.values[trained(NAME)] = run
     ctx.notes.setdefault("raters", {})[NAME] = {"base": BASE_ROW, "rater": teacher}
+    _pair(ctx, NAME, BASE_ROW)  # what the rater adds
+    _pair(ctx, BASE_ROW, "deepfm")  # what director and star add, where DeepFM ran alongside
+
+
+def _pair(ctx: RunContext, name: str, reference: str) -> None:
+    """Paired p-values over seeds of `name` against `reference` (both run), into summary.json's notes."""
+    if name not in ctx.trained or reference not in ctx.trained:
+        return
+    runs, ref = ctx.trained[name].metrics["runs"], ctx.trained[reference].metrics["runs"]
+    if [r["seed"] for r in runs] != [r["seed"] for r in ref]:
+        return
+    p = paired_p_values([r["test"] for r in runs], [r["test"] for r in ref], ctx.cfg.eval.significance)
+    ctx.notes.setdefault("paired", {})[f"{name} vs {reference}"] = {
+        "p_value": p,
+        "test": ctx.cfg.eval.significance,
+    }
 
 
 def _merge_seed(
