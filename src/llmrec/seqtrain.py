@@ -63,7 +63,9 @@ class NextItemBatches:
 
     def __init__(self, train: list[np.ndarray], n_items: int, max_len: int, seed: int) -> None:
         full = padded(train, max_len + 1)
-        self.inputs, self.positives = full[:, :-1], full[:, 1:]
+        # a position predicts the next item only from a real item: the first item is never a target
+        self.inputs = full[:, :-1]
+        self.positives = np.where(self.inputs > 0, full[:, 1:], 0)
         self.users = np.flatnonzero([len(s) >= 2 for s in train])
         rows = np.repeat(np.arange(len(train)), [len(s) for s in train])
         flat = np.concatenate(train) if train else np.zeros(0, np.int64)
