@@ -63,7 +63,9 @@ class NextItemBatches:
 
     def __init__(self, train: list[np.ndarray], n_items: int, max_len: int, seed: int) -> None:
         full = padded(train, max_len + 1)
-        self.inputs, self.positives = full[:, :-1], full[:, 1:]
+        # a position predicts the next item only from a real item: the first item is never a target
+        self.inputs = full[:, :-1]
+        self.positives = np.where(self.inputs > 0, full[:, 1:], 0)
         self.users = np.flatnonzero([len(s) >= 2 for s in train])
         rows = np.repeat(np.arange(len(train)), [len(s) for s in train])
         flat = np.concatenate(train) if train else np.zeros(0, np.int64)
@@ -123,6 +125,7 @@ def fit_sequential(
     scheduler = make_scheduler(optimizer, cfg)
     result = FitResult(best_epoch=0, best_valid={cfg.metric: -math.inf})
     best_state, bad, start, train_time = None, 0, time.perf_counter(), 0.0
+    cpu_start = time.process_time()  # CPU seconds of this process: wall time misleads on a shared machine
     for epoch in range(1, cfg.epochs + 1):
         tick = time.perf_counter()
         loss = _epoch(model, batches.epoch(cfg.batch_size), optimizer)
@@ -134,8 +137,9 @@ def fit_sequential(
         _, values = evaluate_sequences(model, train, valid, [train_edges], eval_cfg.ks, max_len)
         metrics = {k: float(v.mean(dtype=np.float64)) for k, v in values.items()}
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
         result.history.append({"epoch": epoch, "loss": loss, "seconds": elapsed, "train_seconds": train_time,
-                               "valid": metrics})  # fmt: skip
+                               "cpu_seconds": cpu, "valid": metrics})  # fmt: skip
         if metrics[cfg.metric] > result.best_valid[cfg.metric]:
             result.best_epoch, result.best_valid = epoch, metrics
             best_state, bad = copy.deepcopy(model.state_dict()), 0

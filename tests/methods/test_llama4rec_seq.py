@@ -130,3 +130,10 @@ def test_sasrec_needs_the_loo_split(tmp_path: Path, capsys) -> None:
     config = _config(tmp_path, None, split="ratio")
     assert main(["run", str(config), "--out", str(tmp_path / "out")]) == 2
     assert 'set [split] method = "loo"' in capsys.readouterr().err
+
+
+def test_llama4rec_seq_needs_sasrec_in_the_run(tmp_path: Path, capsys) -> None:
+    config = _config(tmp_path, None)
+    out = str(tmp_path / "out")
+    assert main(["run", str(config), "--out", out, "--set", 'methods=["pop", "llama4rec-seq"]']) == 2
+    assert 'add "sasrec" to methods' in capsys.readouterr().err
