@@ -82,7 +82,7 @@ def main() -> None:
         **result,
         "seconds": {"prepare_wall": round(prepared, 1), "total_wall": round(time.perf_counter() - start, 1),
                     "cpu": round(time.process_time() - cpu, 1)},
-        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "load": os.getloadavg(), "python": platform.python_version()},
     }  # fmt: skip
     print(json.dumps(out, indent=1))
     if args.json:
