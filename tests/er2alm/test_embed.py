@@ -58,3 +58,30 @@ def test_inputs_are_checked(tmp_path: Path) -> None:
         find_file("missing.csv", [tmp_path])
     with pytest.raises(DataError, match="not found"):
         find_file(str(tmp_path / "absent.csv"), [])
+
+
+def test_report_section_shows_the_gate() -> None:
+    from llmrec.report_er2alm import er2alm_section
+    from llmrec.report_render import render_markdown
+
+    audit = {
+        "teacher": {"kind": "local", "note": "no LLM was used"},
+        "retrieval": {"items": 3, "accepted": 2, "title": 1},
+        "supplement": {"coverage": {"director": 0.5}},
+        "gate": {
+            "aspects_present": 4,
+            "kept": 3,
+            "items_with_none_kept": 0,
+            "per_aspect": {"director": {"present": 2, "kept": 1}},
+            "decided_by": {"fill": 4, "sure": 0},
+            "dropped_by": {"fill": 1, "sure": 0},
+        },
+        "analysis": {"weights": {"issues": {"not_number": 2}, "fallback_weight": 0.5}},
+    }
+    text = render_markdown("t", "l", [], [er2alm_section(audit)])
+    assert (
+        "| director | 50.0% | 2 | 1 |" in text
+        and "3 of 4 aspects kept" in text
+        and "| not\\_number | 2 |" in text
+    )
+    assert er2alm_section(None) is None
