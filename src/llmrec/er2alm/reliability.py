@@ -68,8 +68,8 @@ class ReliabilityConfig:
             raise ConfigError(
                 f"er2alm.gate set_similarity must be 'centroid' or 'max', not {self.set_similarity!r}"
             )
-        if not 0 <= self.bias < 0.5 or self.folds < 1 or self.n_sets < 1 or self.epochs < 1:
-            raise ConfigError("er2alm.gate needs 0 <= bias < 0.5, folds >= 1, n_sets >= 1, epochs >= 1")
+        if not 0 <= self.bias < 0.5 or min(self.folds, self.n_sets, self.epochs, self.rank, self.hidden) < 1:
+            raise ConfigError("er2alm.gate needs 0 <= bias < 0.5 and folds, n, epochs, rank, hidden >= 1")
 
 
 class RelationScorer(nn.Module):
