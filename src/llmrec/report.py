@@ -18,6 +18,7 @@ from typing import Any
 from llmrec import report_charts as charts
 from llmrec.atomic import write_text
 from llmrec.report_augment import augmentation_section, count, teacher_text
+from llmrec.report_er2alm import er2alm_section
 from llmrec.report_render import Block, Cell, Chart, Section, Table, render_html, render_markdown
 from llmrec.significance import higher_is_better, stars
 
@@ -48,6 +49,7 @@ def write_report(run_dir: Path, summary: Mapping[str, Any] | None = None) -> lis
         _curves_section(summary, metrics),
         _activity_section(summary, metrics),
         augmentation_section(audit),
+        er2alm_section(summary.get("er2alm")),
     )
     sections = [s for s in candidates if s is not None]
     title = f"llmrec run: {summary.get('dataset', run_dir.name)}"

@@ -78,7 +78,7 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
 @pytest.fixture(autouse=True)
 def fake_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hashed trigram vectors instead of MiniLM: no model load in a unit test."""
-    monkeypatch.setattr("llmrec.methods.er2alm._encoder", lambda ctx: HashingEncoder())
+    monkeypatch.setattr("llmrec.methods.er2alm_inputs.encoder_of", lambda ctx: HashingEncoder())
 
 
 def test_no_llm_teacher_end_to_end_and_rerun_reuses_every_stage(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from llmrec.atomic import atomic_write, write_json
 from llmrec.augment import artefacts
+from llmrec.errors import DataError
 
 log = logging.getLogger("llmrec")
 
@@ -71,6 +72,21 @@ def features_ready(out: Path, key: str) -> bool:
     return artefacts.reuse(out, key) is not None
 
 
+def find_file(name: str, dirs: Sequence[Path]) -> Path:
+    """The corpus file: absolute, or the first data directory (then the working directory) holding it."""
+    path = Path(name).expanduser()
+    if path.is_absolute():
+        if not path.is_file():
+            raise DataError(f"er2alm.corpus: {path} not found")
+        return path
+    for folder in (*dirs, Path.cwd()):
+        if (folder / path).is_file():
+            return folder / path
+    raise DataError(
+        f"er2alm.corpus: {name} not found under {[str(d) for d in dirs] or ['.']} or the working directory"
+    )
+
+
 def gate_frame(
     item_ids: Sequence[str],
     aspects: Sequence[str],
@@ -96,4 +112,4 @@ def gate_frame(
     return pd.DataFrame(rows, columns=["item_id", "aspect", "value", "J", "route", "kept"])
 
 
-__all__ = ["features_ready", "gate_frame", "load_or_build", "write_features", "write_table"]
+__all__ = ["features_ready", "find_file", "gate_frame", "load_or_build", "write_features", "write_table"]

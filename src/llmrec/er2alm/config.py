@@ -52,6 +52,10 @@ class ER2ALMConfig:
     gate_folds: int = 3
     gate_epochs: int = 80
     gate_per_kind: bool = True
+    gate_rank: int = 16  # rank of each relation map's correction to the identity
+    gate_hidden: int = 64
+    gate_similarity: str = "centroid"  # sim(E, a) of Eq. 10: centroid | max
+    gate_noise_at_judgment: bool = False  # draw Eq. 7's eps when judging too (off: eps = 1/2)
 
     def __post_init__(self) -> None:
         if self.teacher not in TEACHERS:
@@ -87,6 +91,10 @@ class ER2ALMConfig:
             folds=self.gate_folds,
             epochs=self.gate_epochs,
             per_kind=self.gate_per_kind,
+            rank=self.gate_rank,
+            hidden=self.gate_hidden,
+            set_similarity=self.gate_similarity,
+            noise_at_judgment=self.gate_noise_at_judgment,
         )
 
 

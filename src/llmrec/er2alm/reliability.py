@@ -50,6 +50,7 @@ class ReliabilityConfig:
     )
     noise_at_judgment: bool = False
     hidden: int = 64
+    rank: int = 16  # rank of each relation's correction to the identity map
     epochs: int = 80
     lr: float = 0.01
     weight_decay: float = 1e-4
@@ -67,41 +68,53 @@ class ReliabilityConfig:
             raise ConfigError(
                 f"er2alm.gate set_similarity must be 'centroid' or 'max', not {self.set_similarity!r}"
             )
-        if not 0 <= self.bias < 0.5 or self.folds < 1 or self.n_sets < 1 or self.epochs < 1:
-            raise ConfigError("er2alm.gate needs 0 <= bias < 0.5, folds >= 1, n_sets >= 1, epochs >= 1")
+        if not 0 <= self.bias < 0.5 or min(self.folds, self.n_sets, self.epochs, self.rank, self.hidden) < 1:
+            raise ConfigError("er2alm.gate needs 0 <= bias < 0.5 and folds, n, epochs, rank, hidden >= 1")
 
 
 class RelationScorer(nn.Module):
     """Eq. 6: w = MLP[W_r(b | a)] for pairs of (basic, marker, aspect) vectors of relation r.
 
-    W_r maps the trusted vectors into the space of aspect r (`basic_map`, `marker_map`, one d x d
-    matrix each per relation, started at the identity): a bilinear relation score, as knowledge-graph
-    models score (head, relation, tail). The MLP reads the products W_r b * a and V_r m * a and the
-    cosines of a with W_r b, V_r m, b and its kind's centroid.
+    W_r maps the trusted vectors into the space of aspect r: W_r = I + U_r V_r^T (and V'_r for the
+    marker), the identity plus a learned rank-`rank` correction, so the score starts as a plain cosine
+    and each relation learns how its aspect departs from it (a bilinear relation score, as
+    knowledge-graph models score head, relation and tail; low rank keeps it cheap on 384-d vectors).
+    The MLP reads the products W_r b * a and W'_r m * a and the cosines of a with W_r b, W'_r m, b and
+    its kind's centroid.
     """
 
-    def __init__(self, dim: int, n_relations: int, hidden: int = 64) -> None:
+    def __init__(self, dim: int, n_relations: int, hidden: int = 64, rank: int = 16) -> None:
         super().__init__()
-        eye = torch.eye(dim).expand(n_relations, dim, dim)
-        self.basic_map = nn.Parameter(eye.clone())
-        self.marker_map = nn.Parameter(eye.clone())
+        self.down = nn.Parameter(torch.randn(2, n_relations, dim, rank) * 0.01)
+        self.up = nn.Parameter(torch.zeros(2, n_relations, rank, dim))
         self.mlp = nn.Sequential(nn.Linear(2 * dim + 4, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def transform(
+        self, basic: torch.Tensor, marker: torch.Tensor, rel: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W_r b, W'_r m) of B pairs."""
+        p, q = basic.clone(), marker.clone()
+        for r in torch.unique(rel).tolist():  # one product per relation, never a [B, d, d] gather
+            rows = rel == r
+            p[rows] = p[rows] + basic[rows] @ self.down[0, r] @ self.up[0, r]
+            q[rows] = q[rows] + marker[rows] @ self.down[1, r] @ self.up[1, r]
+        return p, q
+
+    def head(self, p: torch.Tensor, q: torch.Tensor, basic: torch.Tensor, aspect: torch.Tensor,
+             centroid: torch.Tensor) -> torch.Tensor:  # fmt: skip
+        """[B] scores w from transformed markers and the aspect vectors ([B, d] each; centroids [B, d])."""
+        cos = torch.stack(
+            [F.cosine_similarity(p, aspect, dim=1), F.cosine_similarity(q, aspect, dim=1),
+             F.cosine_similarity(basic, aspect, dim=1), F.cosine_similarity(aspect, centroid, dim=1)],
+            dim=1,
+        )  # fmt: skip
+        return self.mlp(torch.cat([p * aspect, q * aspect, cos], dim=1)).squeeze(1)
 
     def forward(self, basic: torch.Tensor, marker: torch.Tensor, aspect: torch.Tensor,
                 rel: torch.Tensor, centroid: torch.Tensor) -> torch.Tensor:  # fmt: skip
         """[B] relation scores w of B pairs (vectors [B, d], relation ids [B], kind centroids [R, d])."""
-        p = torch.empty_like(basic)
-        q = torch.empty_like(marker)
-        for r in torch.unique(rel).tolist():  # one matmul per relation, never a [B, d, d] gather
-            rows = rel == r
-            p[rows] = basic[rows] @ self.basic_map[r]
-            q[rows] = marker[rows] @ self.marker_map[r]
-        cos = torch.stack(
-            [F.cosine_similarity(p, aspect, dim=1), F.cosine_similarity(q, aspect, dim=1),
-             F.cosine_similarity(basic, aspect, dim=1), F.cosine_similarity(aspect, centroid[rel], dim=1)],
-            dim=1,
-        )  # fmt: skip
-        return self.mlp(torch.cat([p * aspect, q * aspect, cos], dim=1)).squeeze(1)
+        p, q = self.transform(basic, marker, rel)
+        return self.head(p, q, basic, aspect, centroid[rel])
 
 
 def concrete(w: torch.Tensor, tau: float, bias: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -144,7 +157,7 @@ def _train(
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     n_kinds = present.shape[1]
-    model = RelationScorer(basic.shape[1], n_kinds, cfg.hidden)
+    model = RelationScorer(basic.shape[1], n_kinds, cfg.hidden, cfg.rank)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     mask = np.zeros_like(present)
     mask[train_items] = present[train_items]
@@ -153,8 +166,9 @@ def _train(
     it, kt = torch.from_numpy(items), torch.from_numpy(kinds)
     for _ in range(cfg.epochs):
         ot = torch.from_numpy(_others(by_kind, items, kinds, rng))
-        pos = model(basic[it], marker[it], aspect[it, kt], kt, centroid)
-        neg = model(basic[it], marker[it], aspect[ot, kt], kt, centroid)
+        p, q = model.transform(basic[it], marker[it], kt)  # shared by the pair's two sides
+        pos = model.head(p, q, basic[it], aspect[it, kt], centroid[kt])
+        neg = model.head(p, q, basic[it], aspect[ot, kt], centroid[kt])
         j_pos = concrete(pos, cfg.tau, cfg.bias, gen)
         j_neg = concrete(neg, cfg.tau, cfg.bias, gen)
         loss = -(torch.log(j_pos + 1e-7).mean() + torch.log(1 - j_neg + 1e-7).mean())

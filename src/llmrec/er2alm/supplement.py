@@ -9,9 +9,12 @@ layer. The no-LLM teacher (`teacher.local_aspects`) reads the same aspects off t
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import pandas as pd
 
 from llmrec.augment.ask import ask
 from llmrec.augment.audit import sample_positions
@@ -19,6 +22,7 @@ from llmrec.augment.prompts import HEAD_FIELDS, chat, estimate_tokens, item_line
 from llmrec.er2alm.parsers import parse_aspects
 from llmrec.er2alm.prompts import ASPECTS_TEMPLATE, aspects_expected, aspects_prompt
 from llmrec.er2alm.teacher import local_aspects
+from llmrec.errors import DataError
 from llmrec.llm import Backend, StageStats
 
 TEACHER, LOCAL = "teacher", "local"
@@ -118,6 +122,31 @@ def llm_supplement(
             }
         )
     return result
+
+
+def basic_attributes(meta: pd.DataFrame | None, n_items: int, dataset: str) -> list[dict[str, str]]:
+    """Each item's basic attributes (title, year, genres) as text, by internal index (`meta` indexed so)."""
+    if meta is None or "title" not in meta.columns:
+        raise DataError(f"er2alm needs item titles; dataset {dataset} has none")
+    rows = []
+    for r in meta.reindex(range(n_items)).to_dict("records"):
+        row = {"title": _text(r.get("title")), "year": _year(r.get("year")), "genres": _text(r.get("genres"))}
+        rows.append({k: v for k, v in row.items() if v})
+    return rows
+
+
+def _text(value: Any) -> str:
+    """A metadata cell as stripped text, '' when missing."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
+
+
+def _year(value: Any) -> str:
+    """A year cell as '1995', '' when missing."""
+    text = _text(value)
+    try:
+        return str(int(float(text))) if text else ""
+    except ValueError:
+        return ""
 
 
 def documents_of(

@@ -12,6 +12,7 @@ ignored; a user whose weights stay unusable after the repair gets `fallback_weig
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -175,4 +176,11 @@ def llm_analysis(
     return result
 
 
-__all__ = ["UserAnalysis", "enriched_line", "histories", "llm_analysis", "local_analysis"]
+def eta_subset(n_picked: int, n_users: int, eta: float, seed: int) -> np.ndarray:
+    """Table 2: ceil(2 |U| eta) augmented edges, i.e. ceil(|U| eta) triples (one liked, one disliked
+    edge each), drawn at random from the picks (all when fewer were picked)."""
+    wanted = min(n_picked, math.ceil(2 * n_users * eta / 2))
+    return np.sort(np.random.default_rng(seed).choice(n_picked, size=wanted, replace=False))
+
+
+__all__ = ["UserAnalysis", "enriched_line", "eta_subset", "histories", "llm_analysis", "local_analysis"]
