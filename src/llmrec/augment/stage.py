@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,8 @@ def augment(
     start = time.perf_counter()
     env = {} if env is None else env
     llm_cfg = _llm_config(aug, llm, env)
+    if llm_cfg is not None and llm_cfg.backend == "openai_batch" and not llm_cfg.batch_dir:
+        llm_cfg = replace(llm_cfg, batch_dir=str(out))  # a rerun finds its batches in the folder
     teacher = teacher_record(aug, llm_cfg)
     fingerprint = augment_fingerprint(base, aug, llm_cfg)
     saved = artefacts.reuse(out, fingerprint)
@@ -144,6 +146,7 @@ def augment(
         vectors = {"item_text": item_text}
         if aug.encode:
             vectors.update(_encode_outputs(aug, attrs, profiles, encode, item_text.shape[1]))
+        accounting.endpoints = cached.endpoint_report() if cached is not None else []
     results = {"edges": edges, "attributes": attrs, "profiles": profiles}
     audit = {
         "teacher": teacher,
@@ -163,6 +166,7 @@ def augment(
         "profiles": profiles.report if profiles else None,
         "encoding": {"model": encoder.id, **encode_stats.to_dict()},
         "llm_usage": accounting.to_dict()["total"],
+        "llm_endpoints": accounting.endpoints,  # per-server counters when [llm] base_urls spread the load
         "samples": {name: r.samples for name, r in results.items() if r is not None and r.samples},
         "fingerprint": fingerprint,
         "config": cfgmod.to_dict(aug),
@@ -189,7 +193,8 @@ def teacher_record(aug: AugmentConfig, llm: LLMConfig | None) -> dict[str, Any]:
     if aug.teacher == "llmrec":
         return {"kind": "llm", "backend": "llmrec-release", "model": "unknown", "source": aug.import_dir}
     assert llm is not None  # _llm_config insists on one for this teacher
-    return {"kind": "llm", "backend": llm.backend, "model": llm.model, "base_url": llm.base_url}
+    record = {"kind": "llm", "backend": llm.backend, "model": llm.model, "base_url": llm.base_url}
+    return {**record, "base_urls": list(llm.base_urls)} if llm.base_urls else record
 
 
 def augment_fingerprint(base: BaseRun, aug: AugmentConfig, llm: LLMConfig | None) -> str:

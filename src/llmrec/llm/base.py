@@ -150,6 +150,10 @@ class Backend(ABC):
     def embed_batch(self, requests: Sequence[EmbedRequest]) -> Iterator[Outcome[EmbedResponse]]:
         """Embed every text, yielding outcomes as they arrive; stop sending after a StageError."""
 
+    def endpoint_report(self) -> list[dict[str, Any]]:
+        """Per-server counters and health, for backends that spread over several servers; else []."""
+        return []
+
     def resolved(self, request: ChatRequest) -> ChatRequest:
         """`request` with this backend's default sampling filled in."""
         if request.sampling is not None:
