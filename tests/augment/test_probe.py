@@ -144,3 +144,25 @@ def test_too_few_positives_to_hide_is_said_and_nothing_breaks(tmp_path: Path) ->
     assert report["sample"] == {"too_few_positives": N_USERS - 1, "too_few_unseen_items": 1, "asked_for": 10,
                                 "probed": 0}  # fmt: skip
     assert report["teachers"] == {} and "nothing probed" in report["messages"][0]
+
+
+def test_cli_probe_writes_the_report_and_prints_the_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from llmrec.cli import main
+
+    run, _ = _run(tmp_path)
+    with FakeOpenAIServer(answer=_answer, logprobs=_likes_low_numbers) as server:
+        code = main([
+            "teacher", "probe", str(run), "--llm", "openai", "--users", "5", "--simulated", "0.5",
+            "--set", f'llm.base_url="{server.url}"', "--set", 'llm.model="m"',
+            "--set", f'llm.cache_path="{tmp_path / "c.sqlite"}"',
+        ])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "verdict, pointwise:" in text and "SIMULATION, no LLM" in text and "LLM openai / m" in text
+    report = json.loads((run / "teacher_probe.json").read_text())
+    assert report["sample"]["probed"] == 5 and report["settings"]["n_candidates"] == 10
+    assert set(report["teachers"]) == {"random", "popularity", "simulated p=0.5", "listwise", "pointwise"}
