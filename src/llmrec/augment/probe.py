@@ -198,14 +198,20 @@ def _judge(
     cfg: ProbeConfig,
 ) -> dict[str, dict[str, Any]]:
     """Each teacher's numbers, its paired test against popularity and its verdict."""
-    _, pop_auc, _ = user_metrics(scores["popularity"], sample.hidden)
+    pop_hit, pop_auc, _ = user_metrics(scores["popularity"], sample.hidden)
     out = {"random": random_expected(sample.hidden, cfg)}
     for name, s in scores.items():
         row: dict[str, Any] = {"label": labels[name], **summarise(s, sample.hidden, cfg.bootstrap, cfg.seed)}
         if name not in ("random", "popularity"):
-            _, auc, _ = user_metrics(s, sample.hidden)
-            row["vs_popularity"] = paired_test(auc, pop_auc)
-            row["verdict"] = verdict(row, 0.5)
+            # a teacher that only picks (listwise, simulated) is judged by its hits; its AUC only tells
+            # the pick from the rest. One that scores every candidate (pointwise) by its AUC.
+            hit, auc, _ = user_metrics(s, sample.hidden)
+            if name == "pointwise":
+                row["vs_popularity"] = paired_test(auc, pop_auc, "auc")
+                row["verdict"] = verdict(row, 0.5)
+            else:
+                row["vs_popularity"] = paired_test(hit, pop_hit, "hit_rate")
+                row["verdict"] = verdict(row, out["random"]["hit_rate"])
         out[name] = {**row, **extra.get(name, {})}
     return out
 

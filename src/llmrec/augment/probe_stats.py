@@ -62,20 +62,20 @@ def summarise(scores: np.ndarray, hidden: np.ndarray, n_boot: int, seed: int) ->
     return out
 
 
-def paired_test(teacher: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
-    """Is the teacher's per-user AUC above the reference's? One-sided Wilcoxon signed-rank on the users
-    both answered; the mean difference and its p-value."""
+def paired_test(teacher: np.ndarray, reference: np.ndarray, metric: str = "auc") -> dict[str, Any]:
+    """Is the teacher's per-user `metric` (hit or AUC) above the reference's? One-sided Wilcoxon
+    signed-rank on the users both answered; the mean difference and its p-value."""
     both = ~np.isnan(teacher) & ~np.isnan(reference)
     diff = teacher[both] - reference[both]
     if len(diff) == 0 or not np.any(diff != 0):
-        return {"users": int(both.sum()), "mean_auc_difference": 0.0, "p_value": 1.0}
+        return {"metric": metric, "users": int(both.sum()), "mean_difference": 0.0, "p_value": 1.0}
     mean = round(float(diff.mean()), 4)
     diff = diff[diff != 0]
     # exact for few distinct differences; the normal approximation otherwise (scipy's fallback for
     # ties is a permutation test that takes seconds)
     exact = len(diff) <= 25 and len(np.unique(np.abs(diff))) == len(diff)
     p = float(stats.wilcoxon(diff, alternative="greater", method="exact" if exact else "approx").pvalue)
-    return {"users": int(both.sum()), "mean_auc_difference": mean, "p_value": p}
+    return {"metric": metric, "users": int(both.sum()), "mean_difference": mean, "p_value": p}
 
 
 def position_counts(picks: np.ndarray, n: int) -> dict[str, Any]:
@@ -88,15 +88,21 @@ def position_counts(picks: np.ndarray, n: int) -> dict[str, Any]:
     return {"by_position": counts.tolist(), "most_picked": top, "most_picked_share": share, "uniform_p": p}
 
 
-def verdict(teacher: Mapping[str, Any], random_auc: float) -> str:
-    """One line: better than popularity, only better than random, or not even that."""
-    low = teacher["auc_ci"][0]
+def verdict(teacher: Mapping[str, Any], random_level: float) -> str:
+    """One line: better than popularity, only better than random, or not even that.
+
+    The metric is the one of `teacher["vs_popularity"]`: hit rate for a teacher that only picks
+    (listwise, simulated), AUC for one that scores every candidate (pointwise); `random_level` is a
+    random pick's value of it.
+    """
+    vs = teacher.get("vs_popularity") or {}
+    metric = vs.get("metric", "auc")
+    low = teacher[f"{metric}_ci"][0]
     if teacher["users_answered"] == 0:
         return "no answers: nothing to judge"
-    if not low > random_auc:
+    if not low > random_level:
         return "no better than random: augmentation will add noise"
-    vs = teacher.get("vs_popularity") or {}
-    if vs.get("p_value", 1.0) < ALPHA and vs.get("mean_auc_difference", 0.0) > 0:
+    if vs.get("p_value", 1.0) < ALPHA and vs.get("mean_difference", 0.0) > 0:
         return "adds signal beyond popularity"
     return "no better than popularity: augmentation will add noise"
 
@@ -110,14 +116,15 @@ def format_probe(report: Mapping[str, Any]) -> str:
         "positives per user on average (a random pick hits "
         f"{report.get('random_hit_rate_expected', 0):.1%})",
         f"{'teacher':<22} {'hit rate':>8} {'95% CI':>15} {'AUC':>7} {'95% CI':>15} "
-        f"{'vs popularity':>16}  label",
+        f"{'vs popularity':>20}  label",
     ]
     for name, t in report["teachers"].items():
         vs = t.get("vs_popularity")
-        against = f"{vs['mean_auc_difference']:+.3f} p={vs['p_value']:.2g}" if vs else ""
+        name_of = {"auc": "AUC", "hit_rate": "hit"}
+        against = f"{name_of[vs['metric']]} {vs['mean_difference']:+.3f} p={vs['p_value']:.2g}" if vs else ""
         lines.append(
             f"{name:<22} {t['hit_rate']:>8.1%} {_ci(t['hit_rate_ci']):>15} {t['auc']:>7.3f} "
-            f"{_ci(t['auc_ci'], '.3f'):>15} {against:>16}  {t['label']}"
+            f"{_ci(t['auc_ci'], '.3f'):>15} {against:>20}  {t['label']}"
         )
     for name, t in report["teachers"].items():
         if "verdict" in t:
