@@ -166,3 +166,22 @@ def test_cli_probe_writes_the_report_and_prints_the_verdicts(
     report = json.loads((run / "teacher_probe.json").read_text())
     assert report["sample"]["probed"] == 5 and report["settings"]["n_candidates"] == 10
     assert set(report["teachers"]) == {"random", "popularity", "simulated p=0.5", "listwise", "pointwise"}
+
+
+def test_augment_warns_when_its_teacher_failed_the_probe(tmp_path: Path) -> None:
+    import json
+
+    from llmrec.augment.config import AugmentConfig
+    from llmrec.augment.stage import warn_failed_probe
+
+    llm = LLMConfig(base_url="http://127.0.0.1:1/v1", model="m")
+    listwise = {"label": "LLM openai / m", "verdict": "no better than random: x"}
+    pointwise = {"label": "LLM openai / m", "verdict": "adds signal beyond popularity"}
+    bad = {"teachers": {"listwise": listwise, "pointwise": pointwise}}
+    (tmp_path / "teacher_probe.json").write_text(json.dumps(bad))
+    run = tmp_path / "lightgcn"
+    run.mkdir()
+    message = warn_failed_probe(run, AugmentConfig(teacher="llm"), llm)  # found in the parent folder
+    assert message is not None and "failed its probe in listwise mode" in message
+    assert warn_failed_probe(run, AugmentConfig(teacher="llm", edge_mode="pointwise"), llm) is None
+    assert warn_failed_probe(run, AugmentConfig(teacher="llm"), LLMConfig(model="other")) is None

@@ -154,3 +154,16 @@ def _ci(ci: Any, fmt: str = ".1%") -> str:
     """An interval as '[low, high]'."""
     low, high = ci
     return "[n/a]" if np.isnan(low) else f"[{low:{fmt}}, {high:{fmt}}]"
+
+
+PROBE_JSON = "teacher_probe.json"
+
+
+def failed_probe(report: Mapping[str, Any], label: str, mode: str) -> str | None:
+    """The verdict of `mode` in a saved probe report when it probed the teacher `label` and found it
+    no better than popularity or random; None when it passed, or probed another teacher or mode."""
+    row = (report.get("teachers") or {}).get(mode) or {}
+    found = row.get("verdict")
+    if row.get("label") != label or found is None or found == "adds signal beyond popularity":
+        return None
+    return str(found)

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from llmrec.augment.probe_stats import PROBE_JSON
 from llmrec.cli.common import apply_changes, config_of_run, parse_override, trained_folder
 from llmrec.errors import ConfigError
-
-PROBE_JSON = "teacher_probe.json"
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
