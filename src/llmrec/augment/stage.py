@@ -9,6 +9,7 @@ interruption cost only the prompts not yet answered.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +34,7 @@ from llmrec.augment.inputs import Inputs, ItemLines, describe_items, item_lines,
 from llmrec.augment.llmrec_io import Release, export_llmrec, import_files, import_release
 from llmrec.augment.measure import POPULARITY_TEACHER, simulated_record
 from llmrec.augment.pointwise import POINTWISE_TEMPLATE
+from llmrec.augment.probe_stats import PROBE_JSON, failed_probe
 from llmrec.augment.profiles import ProfileResult, llm_profiles, local_profiles, profile_text
 from llmrec.augment.prompts import ATTRIBUTES_TEMPLATE, EDGES_TEMPLATE, PROFILES_TEMPLATE, item_noun
 from llmrec.augment.teacher import LOCAL_TEACHER
@@ -94,6 +96,8 @@ def augment(
     if llm_cfg is not None and llm_cfg.backend == "openai_batch" and not llm_cfg.batch_dir:
         llm_cfg = replace(llm_cfg, batch_dir=str(out))  # a rerun finds its batches in the folder
     teacher = teacher_record(aug, llm_cfg)
+    if llm_cfg is not None and aug.teacher == "llm":
+        warn_failed_probe(base.path, aug, llm_cfg)
     fingerprint = augment_fingerprint(base, aug, llm_cfg)
     saved = artefacts.reuse(out, fingerprint)
     if saved is not None:
@@ -174,6 +178,28 @@ def augment(
     audit["seconds"] = round(time.perf_counter() - start, 2)
     _write(out, fingerprint, teacher, inputs, edges, attrs, profiles, vectors, encoder.id, accounting, audit)
     return audit
+
+
+def warn_failed_probe(run_dir: Path, aug: AugmentConfig, llm: LLMConfig) -> str | None:
+    """Log (and return) a warning when `llmrec teacher probe` saved, next to the base run, a verdict that
+    this teacher in this question mode adds nothing beyond popularity (docs/teacher.md)."""
+    for folder in (run_dir, run_dir.parent):
+        path = folder / PROBE_JSON
+        if not path.is_file():
+            continue
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a damaged report says nothing either way
+        found = failed_probe(report, f"LLM {llm.backend} / {llm.model}", aug.edge_mode)
+        if found is not None:
+            message = (
+                f"augment: the teacher {llm.backend} / {llm.model} failed its probe in {aug.edge_mode} mode "
+                f"({path}): {found}"
+            )
+            log.warning(message)
+            return message
+    return None
 
 
 def candidates_of(base: BaseRun, n: int) -> np.ndarray:

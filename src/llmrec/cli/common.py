@@ -117,8 +117,13 @@ def significance_note(summary: dict[str, Any]) -> str:
 
 
 def teacher_text(teacher: Any) -> str:
-    """'local teacher (no LLM)' or 'LLM openai:model' for the run summary line."""
-    if not isinstance(teacher, dict) or teacher.get("kind") != "llm":
+    """'local teacher, no LLM', a labelled measurement teacher, or 'LLM openai:model' for the summary."""
+    kind = teacher.get("kind") if isinstance(teacher, dict) else None
+    if kind == "popularity":
+        return "popularity teacher, no LLM"
+    if kind == "simulated":
+        return f"SIMULATED teacher p={teacher.get('quality')}, no LLM"
+    if kind != "llm":
         return "local teacher, no LLM"
     return f"LLM {teacher.get('backend')}:{teacher.get('model')}"
 
