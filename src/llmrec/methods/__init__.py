@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from llmrec.errors import ConfigError
 from llmrec.methods.baselines import BASELINES
+from llmrec.methods.graph_transformer import GRAPH_TRANSFORMER
 from llmrec.methods.llama4rec import LLAMA4REC
 from llmrec.methods.llmrec import LLMREC
 from llmrec.stages import Method
 
-_BUILT_IN: tuple[Method, ...] = (*BASELINES, LLMREC, LLAMA4REC)
+_BUILT_IN: tuple[Method, ...] = (*BASELINES, LLMREC, LLAMA4REC, GRAPH_TRANSFORMER)
 METHODS: dict[str, Method] = {m.name: m for m in _BUILT_IN}
 
 
