@@ -30,8 +30,7 @@ def _config(tmp_path: Path) -> Path:
     config.write_text(
         f'seeds = 1\nmethods = ["pop", "graph_transformer"]\n[data]\ndataset = "custom"\npath = "{csv}"\n'
         f'items_path = "{csv.parent / "items.csv"}"\nrating_col = "rating"\n'
-        "[split]\nratios = [0.6, 0.2, 0.2]\n[train]\nepochs = 2\n"
-        + TINY
+        "[split]\nratios = [0.6, 0.2, 0.2]\n[train]\nepochs = 2\n" + TINY
     )
     return config
 

@@ -94,3 +94,14 @@ def test_truncation_rule_is_counted() -> None:
     batch, targets = personal_batch(data, [0], rng, (), mask_ratio=0.25)
     # 2 of 6 hidden (round(1.5) = 2), 4 kept: the rest of the history is a target
     assert targets[0].sum() == 2 and int(batch.lengths[0]) == 8 + 4
+
+
+def test_bad_checkpoints_are_config_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from llmrec.errors import ConfigError
+    from llmrec.gat.data import make_tokenizer
+
+    with pytest.raises(ConfigError, match="is not a folder"):
+        GatConfig(checkpoint=str(tmp_path / "missing"))
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    with pytest.raises(ConfigError, match="checkpoint: .*'llama' is not a GPT-2-family checkpoint"):
+        make_tokenizer(GatConfig(checkpoint=str(tmp_path)), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from llmrec.errors import ConfigError
 from llmrec.graph_relations import CHANNELS, MAX_HOPS
@@ -57,6 +58,8 @@ class GatConfig:
             raise ConfigError("graph_transformer: mutual_weight, pretrain_epochs >= 0; finetune_epochs >= 1")
         if self.batch_size < 1 or self.group_size < 2:
             raise ConfigError("graph_transformer: batch_size >= 1 and group_size >= 2")
+        if self.checkpoint and not Path(self.checkpoint).expanduser().is_dir():
+            raise ConfigError(f"graph_transformer.checkpoint: {self.checkpoint} is not a folder")
         try:
             self.model()
         except ValueError as exc:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from llmrec.errors import ConfigError
 from llmrec.gat.config import GatConfig
 from llmrec.gat.prompts import TEMPLATE_WORDS, TEXT_FIELDS, Prompt, PromptBuilder, field_text
 from llmrec.gat.tokenizer import Tokenizer, WordTokenizer, gpt2_tokenizer
@@ -66,8 +67,11 @@ def make_tokenizer(cfg: GatConfig, item_meta: pd.DataFrame | None) -> tuple[Toke
     checkpoint's backbone weights (None without one)."""
     if cfg.checkpoint:
         path = Path(cfg.checkpoint).expanduser()
-        state, rows = gpt2_state(path, cfg.model())
-        return gpt2_tokenizer(path, rows), state
+        try:
+            state, rows = gpt2_state(path, cfg.model())
+            return gpt2_tokenizer(path, rows), state
+        except ValueError as exc:
+            raise ConfigError(f"graph_transformer.checkpoint: {exc}") from None
     texts = item_texts(item_meta)
     return WordTokenizer.build(texts, TEMPLATE_WORDS, cfg.min_word_count, cfg.max_vocab), None
 
