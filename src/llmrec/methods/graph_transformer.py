@@ -124,6 +124,12 @@ def finetune_stage(ctx: RunContext, method: Method) -> None:
         key = cfgmod.fingerprint(
             settings, pre_key, inputs_digest(split, None), cfg.eval, cfg.train.metric, seed
         )
+        # the checkpoint leaves out when to stop: a run stopped early and run again with a different
+        # epoch budget continues from the epochs it has (the learning rate does not depend on them)
+        resume = dataclasses.replace(settings, finetune_epochs=1, patience=1)
+        ckpt_key = cfgmod.fingerprint(
+            resume, pre_key, inputs_digest(split, None), cfg.eval, cfg.train.metric, seed
+        )
         record = _saved_record(out, seed, key)
         if record is None:
             data = data or _data(ctx, section)
@@ -132,7 +138,7 @@ def finetune_stage(ctx: RunContext, method: Method) -> None:
                 model.load_state_dict(torch.load(pretrained[seed][0], map_location="cpu")["state"])
             ckpt = out / f"finetune-seed{seed}.ckpt"
             result = finetune(
-                model, data, section, split.valid, cfg.eval.ks, cfg.train.metric, seed, ckpt, key
+                model, data, section, split.valid, cfg.eval.ks, cfg.train.metric, seed, ckpt, ckpt_key
             )
             atomic_torch_save(
                 {k: v.cpu() for k, v in model.state_dict().items()}, out / f"model-seed{seed}.pt"
