@@ -10,6 +10,7 @@ from __future__ import annotations
 from llmrec.errors import ConfigError
 from llmrec.methods.baselines import BASELINES
 from llmrec.methods.er2alm import ER2ALM
+from llmrec.methods.graph_transformer import GRAPH_TRANSFORMER
 from llmrec.methods.llama4rec import LLAMA4REC
 from llmrec.methods.llama4rec_rating import LLAMA4REC_RATING
 from llmrec.methods.llama4rec_seq import LLAMA4REC_SEQ
@@ -25,6 +26,7 @@ _BUILT_IN: tuple[Method, ...] = (
     LLAMA4REC,
     LLAMA4REC_SEQ,
     ER2ALM,
+    GRAPH_TRANSFORMER,
     *RATING_BASELINES,
     LLAMA4REC_RATING,
 )
