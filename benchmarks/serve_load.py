@@ -50,7 +50,9 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-def start_server(run: Path, port: int, threads: int, log: Path) -> tuple[subprocess.Popen[bytes], float]:
+def start_server(
+    run: Path, port: int, threads: int, workers: int, log: Path
+) -> tuple[subprocess.Popen[bytes], float]:
     """Launch `llmrec serve` and wait until it is ready; returns the process and the start-up time."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [
@@ -78,19 +80,31 @@ def start_server(run: Path, port: int, threads: int, log: Path) -> tuple[subproc
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """Resident and peak resident memory of a process, in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = round(int(value.split()[0]) / 1024, 1)
+    """Resident and peak resident memory of a process and its children, summed, in MB."""
+    fields = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for member in family(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in fields:
+                fields[key] = round(fields[key] + int(value.split()[0]) / 1024, 1)
     return fields
 
 
+def family(pid: int) -> list[int]:
+    """A process and its children (the workers of `--workers N`)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return [pid, *children]
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a process and its children have used so far."""
+    total = 0
+    for member in family(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def build_requests(base: str, kind: str, k: int, n: int, rng: random.Random) -> list[bytes]:
@@ -182,6 +196,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="the server's torch threads")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (llmrec serve --workers)")
     parser.add_argument("--scenarios", default="user-k20,user-k10,user-k100,adhoc-k20")
     parser.add_argument("--tag", default="", help="suffix of the results file")
     parser.add_argument("--busy", default="busy", help="the machine: busy or quiet, for the record")
@@ -196,7 +211,7 @@ def main() -> None:
     port = free_port()
     log = ROOT / "benchmarks" / "work" / "serve_load_server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    process, startup = start_server(args.run, port, args.threads, log)
+    process, startup = start_server(args.run, port, args.threads, args.workers, log)
     startup_cpu = cpu_seconds(process.pid)  # imports and load: what start-up costs on a free core
     base = f"http://127.0.0.1:{port}"
     meta = get_json(f"{base}/meta")
@@ -226,6 +241,7 @@ def main() -> None:
         "server_memory_mb": memory,
         "concurrency": args.concurrency,
         "server_threads": args.threads,
+        "server_workers": args.workers,
         "client": f"python asyncio ({client_loop}), keep-alive, same machine",
         "machine": {
             "cpus": os.cpu_count(),

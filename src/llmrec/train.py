@@ -23,6 +23,7 @@ from llmrec.errors import ConfigError, TrainingError
 from llmrec.evaluate import METRICS, evaluate, model_scorer
 from llmrec.models import ClosedForm, GraphLike, Trainable, capabilities_of
 from llmrec.models.base import EpochViews
+from llmrec.significance import LOWER_IS_BETTER
 
 log = logging.getLogger("llmrec")
 
@@ -107,6 +108,11 @@ def fit(
     With a `checkpoint`, the loop's state is saved as it goes and a saved one is resumed.
     """
     check_train_config(cfg, eval_cfg)
+    if capabilities_of(model).sequential:
+        raise ConfigError(
+            f"{type(model).__name__} learns from time-ordered sequences, not (user, item) pairs: train it "
+            'through its method (methods = ["sasrec"] in `llmrec run`), which uses llmrec.seqtrain'
+        )
     torch.set_num_threads(choose_threads(cfg.threads, train.nnz))
     if capabilities_of(model).closed_form:
         if valid is None:
@@ -405,10 +411,11 @@ def choose_threads(requested: int, n_edges: int) -> int:
 def check_train_config(cfg: TrainConfig, eval_cfg: EvalConfig) -> None:
     """Reject settings that would only fail (or silently misbehave) mid-training."""
     name, _, k = cfg.metric.partition("@")
-    if name not in METRICS or not k.isdigit() or int(k) not in eval_cfg.ks:
+    rating = cfg.metric in LOWER_IS_BETTER  # RMSE, MAE: the planner checks that only rating methods run
+    if not rating and (name not in METRICS or not k.isdigit() or int(k) not in eval_cfg.ks):
         raise ConfigError(
             f"train.metric {cfg.metric!r} is not computed; use one of {list(METRICS)} "
-            f"at a K in eval.ks {list(eval_cfg.ks)}"
+            f"at a K in eval.ks {list(eval_cfg.ks)} (rating methods: {sorted(LOWER_IS_BETTER)})"
         )
     if not 0 <= cfg.min_epochs <= cfg.epochs:
         raise ConfigError(

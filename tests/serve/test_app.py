@@ -3,6 +3,7 @@ bad input is a 4xx JSON error naming what and where, and the server keeps servin
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -199,6 +200,14 @@ BAD = [
     (
         "post",
         "/recommendations",
+        b'{"items": ["i1"], "kk": 3}',
+        422,
+        "body.kk",
+        "Extra inputs are not permitted",
+    ),
+    (
+        "post",
+        "/recommendations",
         b'{"items": ["i1"], "genres": ["Noir"]}',
         422,
         "body.genres",
@@ -273,3 +282,58 @@ def test_a_model_without_vectors_serves_lists_and_co_interaction_neighbours(pop_
     cos[ids.index("i4")] = -np.inf
     assert [it["score"] for it in similar["items"]] == pytest.approx(np.sort(cos)[::-1][:3], abs=1e-6)
     assert refused.status_code == 422 and "pop has no item vectors" in refused.json()["error"]["message"]
+
+
+def test_served_list_equals_the_recommend_command(
+    client: TestClient, run_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llmrec.cli import main
+
+    assert main(["recommend", str(run_root / "lightgcn"), "--user", "u20", "-k", "8", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    served = client.get("/users/u20/recommendations", params={"k": 8}).json()["items"]
+    assert [(it["rank"], it["item_id"], it["title"]) for it in served] == [
+        (it["rank"], it["item_id"], it["title"]) for it in printed
+    ]
+    assert [it["score"] for it in served] == [it["score"] for it in printed]  # the same floats, exactly
+
+
+def test_concurrent_lists_are_scored_in_batches_and_equal_single_ones(run_root: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from llmrec.serve import load_served
+    from llmrec.serve.app import create_app
+
+    app = create_app(load_served(run_root))
+    users = [f"u{i}" for i in range(0, 36, 2)]
+
+    async def fetch_all() -> list[dict]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://serve") as c:
+            answers = await asyncio.gather(*(c.get(f"/users/{u}/recommendations?k=6") for u in users))
+        return [a.json() for a in answers]
+
+    together = asyncio.run(fetch_all())
+    batcher = app.app.app.state.holder.batcher  # Metrics(BodyLimit(FastAPI))
+    assert batcher.requests == len(users) and batcher.batches < len(users)
+    for user, answer in zip(users, together, strict=True):
+        alone = recommend(run_root / "lightgcn", user, 6)
+        assert _ids(answer) == [e["item_id"] for e in alone]
+        assert [it["score"] for it in answer["items"]] == pytest.approx([e["score"] for e in alone], abs=1e-6)
+
+
+def test_reload_is_off_without_a_token_and_refuses_a_wrong_one(client: TestClient, run_root: Path) -> None:
+    from llmrec.serve import load_served
+    from llmrec.serve.app import create_app
+
+    body = {"run_dir": str(run_root / "lightgcn")}
+    with TestClient(create_app(load_served(run_root))) as no_token:
+        off = no_token.post("/admin/reload", json=body, headers={"authorization": "Bearer anything"})
+    assert off.status_code == 403 and "LLMREC_ADMIN_TOKEN" in off.json()["error"]["message"]
+    wrong = client.post("/admin/reload", json=body, headers={"authorization": "Bearer s3cre"})
+    assert wrong.status_code == 401 and "s3cre" not in wrong.text
+    right = client.post("/admin/reload", json=body, headers={"authorization": "Bearer s3cret"})
+    assert right.status_code == 200 and right.json()["chosen_because"] == "the folder's own model"
+    assert "s3cret" not in right.text

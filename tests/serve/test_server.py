@@ -121,11 +121,18 @@ def test_web_page_shows_recommendations_and_opens_an_explanation(server: Server,
 
 
 def test_web_page_starts_from_liked_items(server: Server, tmp_path: Path) -> None:
-    dom = _dom(f"{server.url}/?items=i0,i1,i2&k=5&explain=1", tmp_path / "profile")
+    dom = _dom(f"{server.url}/?items=i0,i1,i2&k=5&explain=1&profile=Drama%20lover", tmp_path / "profile")
     expected = httpx.post(f"{server.url}/recommendations", json={"items": ["i0", "i1", "i2"], "k": 5}).json()
     shown = re.findall(r'<tr class="rec-row" data-item="([^"]+)"', dom)
     assert shown == [it["item_id"] for it in expected["items"]]
     assert 'class="explanation-row"' in dom
+    assert len(httpx.get(f"{server.url}/items", params={"q": "Film"}).json()["items"]) == 20  # title search
+    # the typed profile text reaches the explanation: the page shows what the API matched, no more
+    body = {"items": ["i0", "i1", "i2"], "item": shown[0], "profile": "Drama lover"}
+    matches = httpx.post(f"{server.url}/explanations", json=body).json()["aspects"]["profile_matches"]
+    row = re.search(r'class="explanation-row".*?</tr>', dom, re.S)
+    assert row is not None
+    assert ("Profile: text Drama" in row.group(0)) == bool(matches)
 
 
 def test_reload_needs_the_token_and_drops_no_request(server: Server, run_root: Path) -> None:
@@ -218,3 +225,36 @@ def test_llm_sentence_is_cached(run_root: Path, tmp_path: Path) -> None:
     assert first["text"] == again["text"] == " ".join(f"echo: {prompt}".split())
     assert (first["cached"], again["cached"]) == (False, True)
     assert "'Film 2'" in prompt and json.dumps(first["model"]) == '"openai / chat-m"'
+
+
+def test_workers_share_the_port_and_send_reload_to_sighup(run_root: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LLMREC_ADMIN_TOKEN": TOKEN,
+        "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    log = tmp_path / "workers.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llmrec", "serve", str(run_root), "--port", str(port), "--workers", "2"],
+            stdout=out, stderr=subprocess.STDOUT, text=True, env=env,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline, pids = time.monotonic() + 120, set()
+        while time.monotonic() < deadline and len(pids) < 2:
+            try:
+                with httpx.Client(base_url=url, timeout=5) as c:  # a fresh connection each time
+                    pids.add(c.get("/meta").json()["pid"])
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert len(pids) == 2, log.read_text()[-2000:]
+        listing = httpx.get(f"{url}/users/u0/recommendations", params={"k": 4}).json()
+        assert len(listing["items"]) == 4
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        refused = httpx.post(f"{url}/admin/reload", json={"run_dir": str(run_root)}, headers=auth)
+        assert refused.status_code == 409 and "SIGHUP" in refused.json()["error"]["message"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from llmrec import __version__
-from llmrec.cli import cache, instruct, results, runs, serve
+from llmrec.cli import cache, instruct, results, runs, serve, teacher
 from llmrec.cli.common import ENV_DATA_DIR, format_table, resolve_config, table_metrics
 from llmrec.errors import LLMRecError
 
-GROUPS = (results, runs, cache, instruct, serve)  # the order of `llmrec --help`
+GROUPS = (results, runs, cache, instruct, serve, teacher)  # the order of `llmrec --help`
 
 __all__ = ["build_parser", "format_table", "main", "resolve_config", "table_metrics"]
 

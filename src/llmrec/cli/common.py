@@ -117,8 +117,13 @@ def significance_note(summary: dict[str, Any]) -> str:
 
 
 def teacher_text(teacher: Any) -> str:
-    """'local teacher (no LLM)' or 'LLM openai:model' for the run summary line."""
-    if not isinstance(teacher, dict) or teacher.get("kind") != "llm":
+    """'local teacher, no LLM', a labelled measurement teacher, or 'LLM openai:model' for the summary."""
+    kind = teacher.get("kind") if isinstance(teacher, dict) else None
+    if kind == "popularity":
+        return "popularity teacher, no LLM"
+    if kind == "simulated":
+        return f"SIMULATED teacher p={teacher.get('quality')}, no LLM"
+    if kind != "llm":
         return "local teacher, no LLM"
     return f"LLM {teacher.get('backend')}:{teacher.get('model')}"
 
@@ -141,7 +146,8 @@ def format_table(models: dict[str, dict[str, Any]], seeds: int, ks: Sequence[int
     the configured `ks`."""
     from llmrec.significance import stars
 
-    columns = table_metrics(ks)
+    rating = any("rmse" in res["test"] for res in models.values())  # the rating task: errors, lower is better
+    columns = ("rmse", "mae") if rating else table_metrics(ks)
     width = max([12, *(len(n) + 2 for n in models)])
     header = f"{'model':<{width}}" + "".join(f"{m:>21}" for m in columns)
     lines = [header, "-" * len(header)]

@@ -122,9 +122,15 @@ class Rankings:
         }
 
 
-def ask_rankings(llm: Backend, prompts: Sequence[UserPrompt], stats: StageStats | None = None) -> Rankings:
-    """Ask every prompt in one cached batch, repair the invalid answers in a second, fall back as above."""
-    requests = [chat(p.text, LISTWISE_TEMPLATE) for p in prompts]
+def ask_rankings(
+    llm: Backend,
+    prompts: Sequence[UserPrompt],
+    stats: StageStats | None = None,
+    template: str = LISTWISE_TEMPLATE,
+) -> Rankings:
+    """Ask every prompt in one cached batch, repair the invalid answers in a second, fall back as above.
+    `template` is the prompts' versioned template (part of every cache key)."""
+    requests = [chat(p.text, template) for p in prompts]
     answers = llm.complete_all(requests)
     result = Rankings([np.zeros(0, np.int64)] * len(prompts), [""] * len(prompts), [None] * len(prompts))
     broken: list[tuple[int, ChatRequest]] = []

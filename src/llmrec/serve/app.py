@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import math
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,10 +27,11 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from llmrec.serve.batching import Batcher
 from llmrec.serve.catalogue import Filters
 from llmrec.serve.errors import RequestError, RunRefused
 from llmrec.serve.explain import Sentences, aspect_matches, explain_prompt, graph_evidence
@@ -41,19 +43,22 @@ MAX_BODY = 64 * 1024  # bytes: an ad-hoc history of a few thousand ids fits
 
 
 class AdHocRequest(BaseModel):
-    """A new user: the items they liked (raw ids), optional profile text, K and filters."""
+    """A new user: the items they liked (raw ids), K and filters. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
 
     items: list[str] = Field(description="raw item ids the user liked (at least one)")
     k: int = Field(20, description="list length, 1..catalogue size")
     fold_in: str = Field("mean", description="mean: mean of item vectors | lstsq: ridge least squares")
-    profile: str = Field("", description="free text about the user; matched against item aspects")
     genres: list[str] = Field(default_factory=list, description="keep items of any of these genres")
     year_min: int | None = None
     year_max: int | None = None
 
 
 class AdHocExplainRequest(BaseModel):
-    """Why `item` suits a new user who liked `items`."""
+    """Why `item` suits a new user who liked `items`; `profile` text is matched against its aspects."""
+
+    model_config = ConfigDict(extra="forbid")
 
     items: list[str]
     item: str
@@ -63,6 +68,8 @@ class AdHocExplainRequest(BaseModel):
 
 class ReloadRequest(BaseModel):
     """A run directory to serve instead, and optionally which model of it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     run_dir: str
     model: str | None = None
@@ -75,6 +82,7 @@ class Holder:
     served: Served
     sentences: Sentences
     reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
+    batcher: Batcher = field(default_factory=Batcher)
 
 
 def _json(content: Any, status: int = 200) -> Response:
@@ -193,6 +201,7 @@ def create_app(
     admin_token: str | None = None,
     max_body: int = MAX_BODY,
     loader: Callable[[Path, str | None], Served] = load_served,
+    workers: int = 1,
 ) -> Any:
     """The ASGI app serving `served` (wrapped in the metrics and body-limit layers)."""
     holder = Holder(served, sentences or Sentences(None))
@@ -231,7 +240,7 @@ def create_app(
 
     @app.get("/meta", summary="the run served: model, dataset, counts, genres, years")
     async def meta() -> Response:
-        return _json({**holder.served.info(), "llm": holder.sentences.llm is not None})
+        return _json({**holder.served.info(), "llm": holder.sentences.llm is not None, "pid": os.getpid()})
 
     @app.get("/users", summary="a page of known user ids")
     async def users(offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=1000)) -> Response:
@@ -268,7 +277,10 @@ def create_app(
             _query_int(request, "year_max", None),
         )  # fmt: skip
         u = s.recommender.catalogue.user(user_id, "path.user_id")
-        ranked = s.recommender.recommend_user(u, k, exclude_seen, filters)
+        s.recommender.catalogue.mask(filters)  # a bad filter fails this request here, not its batch
+        ranked = await holder.batcher.recommend(
+            s.recommender, s.recommender.ask_user(u, k, exclude_seen, filters)
+        )
         return _json(
             {"user_id": user_id, "model": s.recommender.model_name, "k": k, "items": _ranked(s, ranked)}
         )
@@ -278,8 +290,10 @@ def create_app(
         s = holder.served
         _check_k(s, body.k, "body.k")
         items = s.recommender.catalogue.items(body.items, "body.items")
-        ranked = s.recommender.recommend_items(
-            items, body.k, body.fold_in, _filters(body.genres, body.year_min, body.year_max)
+        filters = _filters(body.genres, body.year_min, body.year_max)
+        s.recommender.catalogue.mask(filters)  # a bad filter fails this request here, not its batch
+        ranked = await holder.batcher.recommend(
+            s.recommender, s.recommender.ask_items(items, body.k, body.fold_in, filters)
         )
         return _json(
             {
@@ -366,6 +380,13 @@ def create_app(
         if not hmac.compare_digest(given.encode(), admin_token.encode()):
             raise RequestError(
                 401, "missing or wrong admin token (Authorization: Bearer ...)", "header.authorization"
+            )
+        if workers > 1:
+            raise RequestError(
+                409,
+                f"reload is per process and this server runs {workers} workers: "
+                "send SIGHUP to the server process to restart them on its RUN_DIR",
+                "server",
             )
         async with holder.reloading:
             try:
