@@ -137,3 +137,25 @@ def test_llama4rec_seq_needs_sasrec_in_the_run(tmp_path: Path, capsys) -> None:
     out = str(tmp_path / "out")
     assert main(["run", str(config), "--out", out, "--set", 'methods=["pop", "llama4rec-seq"]']) == 2
     assert 'add "sasrec" to methods' in capsys.readouterr().err
+
+
+def test_ablation_variants_rerun_only_the_rerank(tmp_path: Path) -> None:
+    config = _config(tmp_path, None)
+    out = tmp_path / "out"
+    assert main(["ablate", str(config), "--out", str(out), "--no-progress"]) == 0
+    part = json.loads((out / "ablation.json").read_text())["methods"][0]
+    rows = {r["name"]: r for r in part["variants"]}
+    assert part["method"] == NAME and list(rows) == [
+        "full",
+        "no-aggregation",
+        "fixed-alpha",
+        "no-augmentation",
+    ]
+    assert rows["no-augmentation"]["switches"] == {
+        "adaptive": True,
+        "aggregation": True,
+        "augmentation": False,
+    }
+    plain = json.loads((out / rows["no-augmentation"]["dir"] / "metrics.json").read_text())
+    assert plain["base"] == "sasrec" and "p_value" in rows["fixed-alpha"]
+    assert not (out / "ablation" / "no-augmentation" / "sasrec").exists()  # SASRec was not retrained

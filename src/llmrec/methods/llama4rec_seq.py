@@ -275,6 +275,16 @@ def _no_augment(cfg: RunConfig) -> str | None:
     return None if on else f"{NAME}.augment is off (SASRec is reranked as trained)"
 
 
+def switches(cfg: RunConfig) -> dict[str, bool]:
+    """Which parts a config has on, for ablation rows."""
+    section = cfgmod.from_dict(Llama4RecSeqConfig, cfg.sections.get(NAME, {}), NAME)
+    return {
+        "adaptive": section.aggregation == "adaptive",
+        "aggregation": section.aggregation in ("adaptive", "fixed"),
+        "augmentation": section.augment,
+    }
+
+
 def check(cfg: RunConfig, methods: Any) -> None:
     """It builds on the run's SASRec."""
     if BASE_NAME not in [m.name for m in methods]:
@@ -322,6 +332,7 @@ LLAMA4REC_SEQ = Method(
             "no-augmentation", "SASRec as trained, reranked", {f"{NAME}.augment": False}, stages=("rerank",)
         ),
     ),  # fmt: skip
+    switches=switches,
     check=check,
 )
 
