@@ -99,3 +99,29 @@ def test_pointwise_without_logprobs_falls_back_to_the_text(
     # films 4.. say Yes (p >= 0.3), the rest 'Non'; i11 (no title) p 0.5: Yes
     assert edges["scored_by_text"] + edges["unparsable"] == 27 and edges["unparsable"] > 0
     assert "returned no logprobs" in caplog.text
+
+
+def _by_content(messages: list[dict[str, str]]) -> str:
+    """A teacher that reads the list: likes the highest film number, dislikes the lowest (untitled: 99)."""
+    shown = re.findall(r"^\[(\d+)\] (?:Film (\d+)|untitled item i(\d+))", messages[-1]["content"], re.M)
+    number = {int(k): int(a or 99) for k, a, _ in shown}
+    return f"{max(number, key=number.__getitem__)}::{min(number, key=number.__getitem__)}"
+
+
+@pytest.mark.parametrize(("answer", "usable"), [(_by_content, 7), (lambda m: "1::2", 0)])
+def test_two_listwise_orders_keep_only_agreeing_answers(
+    toy_run: Path, tmp_path: Path, answer, usable
+) -> None:
+    from llmrec.augment.edges import reverse_rows, shuffle_rows
+
+    rows = np.array([[3, 1, 2, -1], [5, 4, 6, 7]])
+    shuffled = shuffle_rows(rows, 1)
+    assert sorted(shuffled[0, :3].tolist()) == [1, 2, 3] and shuffled[0, 3] == -1
+    assert reverse_rows(shuffled)[1].tolist() == shuffled[1][::-1].tolist()
+    with FakeOpenAIServer(answer=answer) as server:
+        aug, llm = _configs(server.url, tmp_path)
+        aug = AugmentConfig(**{**aug.__dict__, "edge_mode": "listwise", "listwise_orders": 2})
+        edges = augment_run(toy_run, aug, llm, env={}, show_progress=False)["edges"]
+    # 7 users asked twice; a position-biased teacher ("1::2" whatever the order) never agrees with itself
+    assert edges["prompts"] == 7 and edges["second_order"]["prompts"] == 7
+    assert (edges["usable_first_order"], edges["usable"]) == (7, usable)

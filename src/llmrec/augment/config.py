@@ -22,6 +22,10 @@ class AugmentConfig:
     # a user) or pointwise (one yes/no question per candidate, scored by the probability of "yes")
     edge_mode: str = "listwise"
     pointwise_top_logprobs: int = 5  # alternatives asked for with the first answer token (pointwise)
+    # listwise: candidates in the base model's order (False) or shuffled per user with `seed`; asked in
+    # 2 orders (shuffled, then reversed), only users whose two answers agree keep their edge
+    shuffle_candidates: bool = False
+    listwise_orders: int = 1
     import_dir: str = ""  # teacher "llmrec": folder holding LLMRec's released augmentation pickles
     base_model: str = ""  # `llmrec run` folder: model whose top-N are the candidates ("": best on valid)
     n_candidates: int = 10  # top-N of the base model, the user's training items excluded
@@ -55,6 +59,8 @@ class AugmentConfig:
             raise ConfigError(
                 f"augment.pointwise_top_logprobs: must be 1 to 20, got {self.pointwise_top_logprobs}"
             )
+        if self.listwise_orders not in (1, 2):
+            raise ConfigError(f"augment.listwise_orders: 1 or 2, got {self.listwise_orders}")
         if self.n_candidates < 2:
             raise ConfigError(f"augment.n_candidates: must be at least 2, got {self.n_candidates}")
         sizes = ("history_token_budget", "prompt_token_budget", "max_field_words", "history_field_words")

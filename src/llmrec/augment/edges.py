@@ -71,6 +71,63 @@ def llm_edges(
     candidates: np.ndarray,
     aug: AugmentConfig,
 ) -> EdgeResult:
+    """Listwise edges: as ranked by the base model, or shuffled per user (seeded), or asked in two
+    orders (shuffled, then reversed) keeping only the users whose two answers name the same items."""
+    if not aug.shuffle_candidates and aug.listwise_orders == 1:
+        return _listwise(llm, stats, inputs, lines, candidates, aug)
+    first = shuffle_rows(candidates, aug.seed)
+    result = _listwise(llm, stats, inputs, lines, first, aug)
+    result.report["candidate_order"] = f"shuffled per user (seed {aug.seed})"
+    if aug.listwise_orders == 1:
+        return result
+    second = _listwise(llm, stats, inputs, lines, reverse_rows(first), aug)
+    other = set(zip(second.users.tolist(), second.pos.tolist(), second.neg.tolist(), strict=True))
+    agree = np.array(
+        [(u, p, n) in other for u, p, n in zip(result.users, result.pos, result.neg, strict=True)], dtype=bool
+    )
+    report = {
+        **result.report,
+        "candidate_order": f"two orders: shuffled per user (seed {aug.seed}), then reversed",
+        "usable_first_order": len(result.users),
+        "usable_second_order": len(second.users),
+        "usable": int(agree.sum()),
+        "second_order": {k: v for k, v in second.report.items() if k not in counts_keys()},
+    }
+    return EdgeResult(result.users[agree], result.pos[agree], result.neg[agree], report, result.samples)
+
+
+def shuffle_rows(candidates: np.ndarray, seed: int) -> np.ndarray:
+    """Each row's real candidates in a seeded random order (the same for a user whatever the batch),
+    NO_ITEM padding kept at the end."""
+    out = candidates.copy()
+    for u, row in enumerate(candidates):
+        real = row[row != NO_ITEM]
+        out[u, : len(real)] = np.random.default_rng([seed, u]).permutation(real)
+    return out
+
+
+def reverse_rows(candidates: np.ndarray) -> np.ndarray:
+    """Each row's real candidates in reverse order, NO_ITEM padding kept at the end."""
+    out = candidates.copy()
+    for u, row in enumerate(candidates):
+        real = row[row != NO_ITEM]
+        out[u, : len(real)] = real[::-1]
+    return out
+
+
+def counts_keys() -> tuple[str, ...]:
+    """The user counts of `plan_users`, the same for both orders."""
+    return ("users", "no_history", "too_few_candidates", "short_candidates")
+
+
+def _listwise(
+    llm: Backend,
+    stats: StageStats,
+    inputs: Inputs,
+    lines: ItemLines,
+    candidates: np.ndarray,
+    aug: AugmentConfig,
+) -> EdgeResult:
     """Ask the LLM once per user (one batch), keep the pairs that parse, with one repair each."""
     users, counts = plan_users(inputs, candidates)
     prompts = [edge_prompt(inputs, lines, candidates, int(u), aug) for u in users]
