@@ -10,7 +10,7 @@ ifeq ($(origin LLMREC_DATA_DIR),undefined)
   endif
 endif
 
-.PHONY: setup run test lint clean browser
+.PHONY: setup run serve test lint clean browser
 
 setup: $(STAMP)
 
@@ -24,6 +24,10 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/llmrec run examples/ml100k.toml --out runs/ml100k
+
+# Serve what `make run` produced (the best model on validation) on http://127.0.0.1:8000/ (page) and /docs (API).
+serve: $(STAMP)
+	$(VENV)/bin/llmrec serve runs/ml100k
 
 # The report test opens report.html in a real headless Chromium: Debian's package, installed when
 # missing and we may (root with apt). Elsewhere the test skips, unless LLMREC_REQUIRE_BROWSER=1 (CI).

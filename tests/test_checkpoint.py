@@ -248,7 +248,7 @@ def test_a_sigkilled_train_command_resumes_where_it_was_killed(
     ckpt = killed_dir / "seed2024-train.ckpt"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     child = subprocess.Popen(
-        [sys.executable, "-m", "llmrec.cli", *_train_args(csv, killed_dir)], env=env, stderr=subprocess.PIPE
+        [sys.executable, "-m", "llmrec", *_train_args(csv, killed_dir)], env=env, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 120
     while not ckpt.exists() and child.poll() is None and time.monotonic() < deadline:

@@ -22,7 +22,7 @@ from llmrec.significance import paired_p_values
 from llmrec.stages import Method, Result, RunContext, Variant
 
 ABLATION_JSON = "ablation.json"
-METRICS = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50")
+METRICS = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50", "rmse", "mae")
 
 
 def ablate(
@@ -35,7 +35,7 @@ def ablate(
     """Run `cfg`'s plan, then every variant of each fully planned method that has some; write
     ablation.json, the report and summary.json."""
     the_plan = plan(cfg)
-    ctx = execute(the_plan, context(the_plan, cfg, prepare(cfg, dirs), out, show_progress, env))
+    ctx = execute(the_plan, context(the_plan, cfg, prepare(cfg, dirs), out, show_progress, env, dirs))
     parts = [
         ablate_method(ctx, method)
         for method in the_plan.methods
@@ -81,6 +81,7 @@ def _run_variant(ctx: RunContext, method: Method, variant: Variant, cfg: RunConf
         ctx.show_progress,
         flat=True,
         baselines=ctx.baselines,
+        data_dirs=ctx.data_dirs,
         trained=dict(ctx.trained),
         values=dict(ctx.values),
     )

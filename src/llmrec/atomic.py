@@ -15,10 +15,20 @@ from pathlib import Path
 from typing import IO, Any
 
 FILE_MODE = 0o644  # run folders, artefacts and reports are meant to be read by others
+_writer = True  # False on the non-zero ranks of a process group: rank 0 writes for all (llmrec.launch)
+
+
+def set_writer(enabled: bool) -> None:
+    """Whether this process writes files at all; the other ranks of a torchrun group do not."""
+    global _writer
+    _writer = enabled
 
 
 def atomic_write(path: Path, write: Callable[[IO[Any]], Any], binary: bool = False) -> None:
-    """Call write(file) on a temp file beside `path`, then rename it over `path`."""
+    """Call write(file) on a temp file beside `path`, then rename it over `path` (nothing when this
+    process is not the writer, see `set_writer`)."""
+    if not _writer:
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -42,4 +52,4 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-__all__ = ["FILE_MODE", "atomic_write", "write_json", "write_text"]
+__all__ = ["FILE_MODE", "atomic_write", "set_writer", "write_json", "write_text"]

@@ -49,6 +49,9 @@ class SplitConfig:
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     valid_from_train: float = 0.1  # given splits without a usable valid part: share carved from train
     seed: int = 2024
+    # share of each user's training positives held out of every model as the simulated teacher's pool
+    # (docs/teacher.md); 0: none. Validation and test are never touched.
+    teacher_pool: float = 0.0
 
 
 # The flat, prefixed model knobs of earlier versions and where each went (issue 21): an old config

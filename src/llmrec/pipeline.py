@@ -30,10 +30,18 @@ def context(
     out: Path,
     show_progress: bool | None = None,
     env: Mapping[str, str] | None = None,
+    dirs: Sequence[Path] = (),
 ) -> RunContext:
-    """A fresh run context for `the_plan`."""
+    """A fresh run context for `the_plan`; `dirs` are the data directories searched."""
     return RunContext(
-        cfg, prepared, out, dict(env or {}), show_progress, flat=the_plan.single, baselines=the_plan.baselines
+        cfg,
+        prepared,
+        out,
+        dict(env or {}),
+        show_progress,
+        flat=the_plan.single,
+        baselines=the_plan.baselines,
+        data_dirs=tuple(Path(d) for d in dirs),
     )
 
 
@@ -58,7 +66,7 @@ def run(
     method's means, stds and paired p-values against the best baseline on validation) and the report.
     `env` supplies the LLM's base URL, model and key variables."""
     the_plan = plan(cfg)
-    ctx = execute(the_plan, context(the_plan, cfg, prepare(cfg, dirs), out, show_progress, env))
+    ctx = execute(the_plan, context(the_plan, cfg, prepare(cfg, dirs), out, show_progress, env, dirs))
     return finish(ctx, the_plan)
 
 
@@ -76,7 +84,7 @@ def train_one(cfg: RunConfig, dirs: Sequence[Path], out: Path, show_progress: bo
     """`llmrec train`: method `cfg.model.name` alone (with the stages it needs that are not given),
     its models written into `out` itself."""
     the_plan = plan(cfg, single=True)
-    ctx = execute(the_plan, context(the_plan, cfg, prepare(cfg, dirs), out, show_progress))
+    ctx = execute(the_plan, context(the_plan, cfg, prepare(cfg, dirs), out, show_progress, None, dirs))
     return ctx.trained[the_plan.methods[0].name]
 
 

@@ -15,7 +15,7 @@ from llmrec.config import RunConfig
 from llmrec.errors import ConfigError
 from llmrec.factory import check_model, check_model_tables, model_spec
 from llmrec.methods import METHODS, get_method
-from llmrec.significance import TESTS
+from llmrec.significance import LOWER_IS_BETTER, TESTS
 from llmrec.stages import BASE, Method, Stage
 from llmrec.train import check_negatives, check_train_config
 
@@ -156,6 +156,7 @@ def check_config(cfg: RunConfig, methods: list[Method], single: bool = False) ->
     for name in cfg.train_by_model:
         if name not in (set(METHODS) if single else in_run):
             raise ConfigError(f"train_by_model.{name}: not a method of this run; methods: {sorted(in_run)}")
+    _check_tasks(cfg, methods)
     for method in methods:
         method.config(cfg)
         if method.check is not None:
@@ -172,6 +173,18 @@ def check_config(cfg: RunConfig, methods: list[Method], single: bool = False) ->
             "llmrec.graph_edges applies to method llmrec; to train "
             f'{methods[0].name} on an augmentation\'s liked edges set train.extra_edges = "DIR"'
         )
+
+
+def _check_tasks(cfg: RunConfig, methods: list[Method]) -> None:
+    """One task per run (its metrics differ), and `train.metric` one of that task's metrics."""
+    tasks = {m.task for m in methods}
+    if len(tasks) > 1:
+        by_task = {t: [m.name for m in methods if m.task == t] for t in sorted(tasks)}
+        raise ConfigError(f"methods: one task per run, got {by_task}; run each task from its own config")
+    rating = tasks == {"rating"}
+    if rating != (cfg.train.metric in LOWER_IS_BETTER):
+        wanted = f"one of {sorted(LOWER_IS_BETTER)}" if rating else "a ranking metric such as 'recall@20'"
+        raise ConfigError(f"train.metric {cfg.train.metric!r}: the {sorted(tasks)} task selects on {wanted}")
 
 
 def _unknown_table(name: str) -> None:

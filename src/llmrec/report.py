@@ -18,13 +18,15 @@ from typing import Any
 from llmrec import report_charts as charts
 from llmrec.atomic import write_text
 from llmrec.report_augment import augmentation_section, count, teacher_text
+from llmrec.report_er2alm import er2alm_section
 from llmrec.report_render import Block, Cell, Chart, Section, Table, render_html, render_markdown
-from llmrec.significance import stars
+from llmrec.significance import higher_is_better, stars
 
 CHART_NAMES = ("curves", "loss", "activity", "edge-quality")  # written as report-<name>.svg
 EVERY_K = ("recall", "ndcg")  # shown at every cutoff
 ONE_K = ("precision", "hit", "mrr")  # shown at one cutoff only, so that the table fits a screen
 MAIN_K = 20
+RATING_COLUMNS = ("rmse", "mae")  # the rating task's table: errors, lower is better
 STAR_NOTE = "* p < 0.05, ** p < 0.01, *** p < 0.001, a difference either way"
 
 
@@ -47,6 +49,7 @@ def write_report(run_dir: Path, summary: Mapping[str, Any] | None = None) -> lis
         _curves_section(summary, metrics),
         _activity_section(summary, metrics),
         augmentation_section(audit),
+        er2alm_section(summary.get("er2alm")),
     )
     sections = [s for s in candidates if s is not None]
     title = f"llmrec run: {summary.get('dataset', run_dir.name)}"
@@ -71,7 +74,7 @@ def _heading(summary: Mapping[str, Any], metrics: Mapping[str, Any], teacher: An
     parts = [
         str(summary.get("dataset", "?")),
         f"{seeds} seed{'s' if seeds != 1 else ''}",
-        teacher_text(teacher),
+        *(_rating_labels(summary) or [teacher_text(teacher)]),
     ]
     split = next((m["split"] for m in metrics.values() if "split" in m), None)
     if split is None:
@@ -84,17 +87,35 @@ def _heading(summary: Mapping[str, Any], metrics: Mapping[str, Any], teacher: An
     return " · ".join(parts), [f"Data: {note}" for note in split.get("notes", [])]
 
 
+def _rating_labels(summary: Mapping[str, Any]) -> list[str]:
+    """Who filled the rating task's attributes and who rated, as labelled in summary.json ([] if no one)."""
+
+    def who(label: Any) -> str:
+        if not isinstance(label, Mapping):
+            return "?"
+        if label.get("kind") == "llm":
+            return f"LLM {label.get('backend', '?')} / {label.get('model', '?')}"
+        return str(label.get("what") or label.get("kind", "?"))
+
+    labels = [
+        f"{n} attributes: {who(v.get('teacher'))}"
+        for n, v in (summary.get("rating_attributes") or {}).items()
+    ]
+    return labels + [f"{n}: {who(v.get('rater'))}" for n, v in (summary.get("raters") or {}).items()]
+
+
 def _results_section(summary: Mapping[str, Any]) -> Section | None:
     """Test metrics per model, mean ± std with significance stars, the best of each column in bold."""
     models: Mapping[str, Any] = summary.get("models") or {}
     if not models:
         return None
     ks = summary.get("config", {}).get("eval", {}).get("ks") or sorted(
-        {int(name.split("@")[1]) for entry in models.values() for name in entry.get("test", {})}
+        {int(n.split("@")[1]) for entry in models.values() for n in entry.get("test", {}) if "@" in n}
     )
     main = MAIN_K if MAIN_K in ks else max(ks, default=MAIN_K)
     wanted = [f"{m}@{k}" for m in EVERY_K for k in ks] + [f"{m}@{main}" for m in ONE_K]
-    columns = [c for c in wanted if any(c in e.get("test", {}) for e in models.values())]
+    rating = [m for m in RATING_COLUMNS if any(m in e.get("test", {}) for e in models.values())]
+    columns = rating or [c for c in wanted if any(c in e.get("test", {}) for e in models.values())]
     std_shown = int(summary.get("seeds") or 1) > 1
     rows = [
         [Cell(name)]
@@ -108,7 +129,8 @@ def _results_section(summary: Mapping[str, Any]) -> Section | None:
     ]
     seeds = int(summary.get("seeds") or 1)
     note = f"Test metrics, mean ± std over {seeds} seeds" if seeds > 1 else "Test metrics of one seed"
-    note += "; bold: best in its column."
+    note += "; bold: best in its column"
+    note += " (rating prediction: errors on the rating scale, lower is better)." if rating else "."
     sig = summary.get("significance")
     if _has_p_values(models.values()) and sig:
         note += (
@@ -117,7 +139,8 @@ def _results_section(summary: Mapping[str, Any]) -> Section | None:
         )
     else:
         note += " No significance test: it needs two seeds or more and a summary that holds p-values."
-    return Section("results", "Test results", [Table(["Model", *columns], rows), note])
+    title = "Rating prediction: test RMSE and MAE" if rating else "Test results"
+    return Section("results", title, [Table(["Model", *columns], rows), note])
 
 
 def _metric_cell(
@@ -127,16 +150,18 @@ def _metric_cell(
     metric: str,
     rivals: Mapping[str, Mapping[str, Any]],
 ) -> Cell:
-    """`metric` of one entry: mean, ± std, stars from its p-value, delta, bold when no rival is higher."""
+    """`metric` of one entry: mean, ± std, stars from its p-value, delta, bold when no rival is better
+    (higher; lower for an error such as RMSE)."""
     value = mean.get(metric)
     if value is None:
         return Cell("–", "num")
-    best = max(r.get("test", {}).get(metric, float("-inf")) for r in rivals.values())
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    best = max(sign * r.get("test", {}).get(metric, sign * float("-inf")) for r in rivals.values())
     spread = std.get(metric)
     return Cell(
         f"{value:.4f}",
         "num",
-        bold=value >= best,
+        bold=sign * value >= best,
         std="" if spread is None else f"± {spread:.4f}",
         stars=stars((entry.get("p_value") or {}).get(metric)),
         delta=(entry.get("delta") or {}).get(metric),

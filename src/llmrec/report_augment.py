@@ -56,6 +56,10 @@ def teacher_text(teacher: Any) -> str:
         return "no teacher (augmentation not run)"
     if teacher.get("kind") == "local":
         return "local teacher (no LLM)"
+    if teacher.get("kind") == "popularity":
+        return "popularity teacher (no LLM, a baseline)"
+    if teacher.get("kind") == "simulated":
+        return f"SIMULATED teacher of quality p={teacher.get('quality', '?')} (no LLM, a measurement)"
     if teacher.get("kind") == "llm":
         return f"LLM teacher {teacher.get('backend', '?')} / {teacher.get('model', '?')}"
     return f"teacher: {teacher.get('kind', '?')}"

@@ -35,6 +35,8 @@ def save_split(split: Split, dataset: Dataset, out: Path) -> None:
         for part in ("train", "valid", "test")
         for attr in ("indptr", "indices")
     }
+    if split.pool is not None:
+        arrays.update(pool_indptr=split.pool.user_items.indptr, pool_indices=split.pool.user_items.indices)
     arrays["user_ids"] = split.train.user_ids.astype(str)
     arrays["item_ids"] = split.train.item_ids.astype(str)
     atomic_write(out / "split.npz", lambda f: np.savez_compressed(f, **arrays), binary=True)
@@ -69,13 +71,15 @@ def load_split(run_dir: Path) -> Split:
         user_ids, item_ids = z["user_ids"], z["item_ids"]
         shape = (len(user_ids), len(item_ids))
         parts = {}
-        for part in ("train", "valid", "test"):
+        for part in ("train", "valid", "test", "pool"):
+            if f"{part}_indices" not in z:  # the pool only where split.teacher_pool made one
+                continue
             indices = z[f"{part}_indices"]
             matrix = sp.csr_matrix(
                 (np.ones(len(indices), np.float32), indices, z[f"{part}_indptr"]), shape=shape
             )
             parts[part] = Interactions(matrix, user_ids, item_ids)
-    return Split(parts["train"], parts["valid"], parts["test"], method="saved")
+    return Split(parts["train"], parts["valid"], parts["test"], method="saved", pool=parts.get("pool"))
 
 
 def load_run_config(run_dir: Path) -> RunConfig:

@@ -15,6 +15,12 @@ import numpy as np
 from scipy import stats
 
 TESTS = ("ttest", "wilcoxon")
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})  # rating errors; every ranking metric is higher-is-better
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of `metric` is better (False for the rating task's RMSE and MAE)."""
+    return metric.partition("@")[0] not in LOWER_IS_BETTER
 
 
 def paired_p_value(a: Sequence[float], b: Sequence[float], test: str = "ttest") -> float | None:

@@ -18,6 +18,7 @@ from llmrec import config as cfgmod
 from llmrec.config import RunConfig
 from llmrec.errors import ConfigError
 from llmrec.experiment import Prepared, TrainedRun
+from llmrec.significance import higher_is_better
 
 BASE = "base"  # the artefact every baseline's training feeds: the best conventional model on validation
 
@@ -56,6 +57,7 @@ class RunContext:
     show_progress: bool | None = None
     flat: bool = False
     baselines: tuple[str, ...] = ()  # the run's conventional methods, candidates for BASE
+    data_dirs: tuple[Path, ...] = ()  # where the dataset was looked for; methods find their files there
     trained: dict[str, Result] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
@@ -97,10 +99,12 @@ class RunContext:
 
 
 def best_of(runs: Mapping[str, Result], metric: str) -> str:
-    """The run with the best mean validation `metric` (ties: the later name): one rule everywhere."""
+    """The run with the best mean validation `metric` (ties: the later name): one rule everywhere.
+    Best is the highest value, or the lowest for an error such as the rating task's RMSE."""
     if not runs:
         raise ConfigError("no trained baseline to choose from: add a conventional method to `methods`")
-    return max(runs, key=lambda n: (runs[n].valid_score(metric), n))
+    sign = 1.0 if higher_is_better(metric) else -1.0
+    return max(runs, key=lambda n: (sign * runs[n].valid_score(metric), n))
 
 
 StageFn = Callable[[RunContext, "Method"], None]
@@ -152,6 +156,7 @@ class Method:
     baseline: bool = False
     section: type[Any] | None = None
     evaluation: str = "full-ranking"  # full-ranking: every item scored | rerank: a candidate list reordered
+    task: str = "ranking"  # ranking: top-K lists (recall, NDCG...) | rating: explicit ratings (RMSE, MAE)
     variants: tuple[Variant, ...] = ()
     switches: Callable[[RunConfig], dict[str, bool]] | None = None
     # checks of its settings against the run's other methods, called by the planner before data loads

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from llmrec import distributed
 from llmrec.config import EvalConfig, TrainConfig
 from llmrec.data.interactions import Interactions
 from llmrec.data.sampler import AugmentedSampler, BPRSampler
@@ -22,6 +23,7 @@ from llmrec.errors import ConfigError, TrainingError
 from llmrec.evaluate import METRICS, evaluate, model_scorer
 from llmrec.models import ClosedForm, GraphLike, Trainable, capabilities_of
 from llmrec.models.base import EpochViews
+from llmrec.significance import LOWER_IS_BETTER
 
 log = logging.getLogger("llmrec")
 
@@ -69,9 +71,12 @@ class Checkpoint(Protocol):
 def validate(
     model: nn.Module, graph: GraphLike | None, valid: Interactions, train: Interactions, eval_cfg: EvalConfig
 ) -> dict[str, float]:
-    """Validation metrics with training items masked."""
+    """Validation metrics with training items masked; sharded by users over the ranks of a process group."""
     scorer = model_scorer(model, graph, eval_cfg.screen_flag())
-    return evaluate(scorer, valid, [train], eval_cfg.ks, eval_cfg.batch_size)
+    group = distributed.active()
+    if group is None or group.world == 1:
+        return evaluate(scorer, valid, [train], eval_cfg.ks, eval_cfg.batch_size)
+    return distributed.sharded_evaluate(scorer, valid, train, eval_cfg.ks, eval_cfg.batch_size, group)
 
 
 def fit(
@@ -164,8 +169,8 @@ def fit(
             )
             if loop.bad_evals >= cfg.patience and epoch >= cfg.min_epochs:
                 loop.result.stopped_by = "patience"
-            elif cfg.max_minutes and loop.elapsed > cfg.max_minutes * 60:
-                loop.result.stopped_by = "time"
+            elif distributed.from_main(bool(cfg.max_minutes and loop.elapsed > cfg.max_minutes * 60)):
+                loop.result.stopped_by = "time"  # rank 0's clock decides, so every rank stops together
         stopping = loop.result.stopped_by != "epochs"
         if saver.due(stopping):
             loop.elapsed = time.perf_counter() - start
@@ -287,7 +292,9 @@ class _Saver:
     def save(self, state: dict[str, Any]) -> None:
         """Save `state` and restart the interval."""
         assert self.checkpoint is not None  # only called after `due`
-        self.checkpoint.save(state)
+        group = distributed.active()
+        if group is None or group.is_main:  # one writer; every rank resumes from its file
+            self.checkpoint.save(state)
         self.last = self.clock()
 
 
@@ -307,6 +314,7 @@ class _Trainer:
         # its own stream: a generator seeded with `seed` alone would replay the sampler's draws
         self.epoch_rng = np.random.default_rng([seed, 1])
         self.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        self.loss_fn = distributed.loss_function(model)  # DDP when a process group is active
         self.scheduler = make_scheduler(self.optimizer, cfg)
 
     def state(self) -> dict[str, Any]:
@@ -336,10 +344,10 @@ class _Trainer:
         if capabilities_of(self.model).epoch_views:
             assert graph is not None  # a model that draws views of a graph is a graph model
             cast(EpochViews, self.model).start_epoch(graph, self.epoch_rng)
-        loss = _train_epoch(self.model, self.sampler, self.optimizer, graph, self.batch_size)
+        loss = _train_epoch(self.model, self.sampler, self.optimizer, graph, self.batch_size, self.loss_fn)
         if self.scheduler is not None:
             self.scheduler.step()
-        return loss
+        return distributed.mean_over_ranks(loss)
 
 
 def _sampler(
@@ -403,10 +411,11 @@ def choose_threads(requested: int, n_edges: int) -> int:
 def check_train_config(cfg: TrainConfig, eval_cfg: EvalConfig) -> None:
     """Reject settings that would only fail (or silently misbehave) mid-training."""
     name, _, k = cfg.metric.partition("@")
-    if name not in METRICS or not k.isdigit() or int(k) not in eval_cfg.ks:
+    rating = cfg.metric in LOWER_IS_BETTER  # RMSE, MAE: the planner checks that only rating methods run
+    if not rating and (name not in METRICS or not k.isdigit() or int(k) not in eval_cfg.ks):
         raise ConfigError(
             f"train.metric {cfg.metric!r} is not computed; use one of {list(METRICS)} "
-            f"at a K in eval.ks {list(eval_cfg.ks)}"
+            f"at a K in eval.ks {list(eval_cfg.ks)} (rating methods: {sorted(LOWER_IS_BETTER)})"
         )
     if not 0 <= cfg.min_epochs <= cfg.epochs:
         raise ConfigError(
@@ -451,14 +460,25 @@ def _train_epoch(
     optimizer: torch.optim.Optimizer,
     graph: GraphLike | None,
     batch_size: int,
+    loss_fn: Callable[[tuple[torch.Tensor, ...], Any], torch.Tensor] | None = None,
 ) -> float:
-    """One pass over all training edges; returns the mean batch loss."""
+    """One pass over all training edges; returns the mean batch loss. In a process group each rank
+    takes its share of every batch and `loss_fn` (DDP) averages the gradients."""
     model.train()
+    group = distributed.active()
+    compute = loss_fn or cast(Trainable, model).loss
     total, n = 0.0, 0
     for arrays in sampler.epoch(batch_size):
+        weight = 1.0
+        if group is not None and group.world > 1 and len(arrays[0]) >= group.world:
+            full = len(arrays[0])
+            arrays = distributed.shard(arrays, group)  # a smaller batch: every rank takes all of it
+            weight = group.world * len(arrays[0]) / full  # unequal shares: DDP's mean is the batch mean
         batch = tuple(torch.from_numpy(a) for a in arrays)
         # six tensors only when fit checked that the model takes `augmented_triples`
-        loss = cast(Trainable, model).loss(batch, graph)
+        loss = compute(batch, graph)
+        if weight != 1.0:
+            loss = loss * weight
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"{type(model).__name__}: training loss became {loss.item()} at batch {n + 1} of an epoch; "

@@ -46,7 +46,7 @@ def test_llm_teacher_from_the_environment_with_export(
     toy_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with FakeOpenAIServer(answer=answer, models={"chat-m", "embed-m"}) as server:
-        monkeypatch.setenv("LLMREC_LLM_BASE_URL", server.url)  # cli.py hands the environment down
+        monkeypatch.setenv("LLMREC_LLM_BASE_URL", server.url)  # the CLI hands the environment down
         monkeypatch.setenv("LLMREC_LLM_MODEL", "chat-m")
         code = main(
             [

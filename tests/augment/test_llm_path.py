@@ -56,8 +56,8 @@ def _answer_attributes(messages: list[dict[str, str]]) -> str:
 def _answer_profiles(messages: list[dict[str, str]]) -> str:
     age = int(re.search(r"age: (\d+)", messages[1]["content"]).group(1))  # type: ignore[union-attr]
     repair = len(messages) > 2
-    if age == 21 and not repair:  # u1: the summary is missing, then supplied
-        return json.dumps({k: v for k, v in PROFILE.items() if k != "summary"})
+    if age == 21 and not repair:  # u1: the country is missing, then supplied
+        return json.dumps({k: v for k, v in PROFILE.items() if k != "country"})
     if age == 23:  # u3: never a JSON object
         return "Here is the profile: none"
     return json.dumps(PROFILE)

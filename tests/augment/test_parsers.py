@@ -45,6 +45,9 @@ from llmrec.augment.parsers import (
         ('["3", "7"]', (3, 7)),
         ('```json\n{"liked": 3, "disliked": 7}\n```', (3, 7)),
         ("```\n3::7\n```", (3, 7)),
+        ("**3::7**", (3, 7)),
+        ("3::7 because the user likes action", (3, 7)),  # one pair inside a sentence (issue 26)
+        ("Based on the history, the answer is 4::1.", (4, 1)),
     ],
 )
 def test_pair_formats_tolerated(text: str, expected: tuple[int, int]) -> None:
@@ -59,7 +62,7 @@ def test_pair_formats_tolerated(text: str, expected: tuple[int, int]) -> None:
         ("37", "format"),
         ("3 7 9", "format"),
         ("3::7::9", "format"),
-        ("3::7 because the user likes action", "format"),
+        ("1::2, or maybe 3::4", "format"),  # two different pairs: which one?
         ("I think the user would like Heat.", "format"),
         ("3.5::7", "format"),
         ("-3::7", "format"),
@@ -266,3 +269,80 @@ def test_profile_unknowns_become_missing() -> None:
         "language": None,
         "summary": "Too little to say.",
     }
+
+
+ATTRS = ["director", "country", "language"]
+
+
+@pytest.mark.parametrize(
+    ("text", "keys", "expected"),
+    [
+        # LLMRec's own attribute format, director::country::language (issue 26)
+        ("Christopher Nolan::United Kingdom::English", ATTRS,
+         ("Christopher Nolan", "United Kingdom", "English")),
+        ("Steven Spielberg::USA::en\n", ATTRS, ("Steven Spielberg", "United States", "English")),
+        ("```\nJohn Woo::Hong Kong::Cantonese\n```", ATTRS, ("John Woo", "Hong Kong", "Cantonese")),
+        ("Answer: unknown::France::French", ATTRS, (None, "France", "French")),
+        ("director: Ang Lee::country: Taiwan::language: Mandarin", ATTRS, ("Ang Lee", "Taiwan", "Mandarin")),
+        # three parts in LLMRec's order although only two keys were asked: the two are taken
+        ("Steven Spielberg::USA::English", ["country", "language"], ("United States", "English")),
+        ("USA::English", ["country", "language"], ("United States", "English")),
+        # key: value lines, markdown bullets
+        ("- **Director:** Ridley Scott\n- **Country:** USA\n- **Language:** English", ATTRS,
+         ("Ridley Scott", "United States", "English")),
+        ("Director: Jane Campion\nCountry: New Zealand\nLanguage: English", ATTRS,
+         ("Jane Campion", "New Zealand", "English")),
+        # JSON key variants
+        ('{"Directors": ["Joel Coen", "Ethan Coen"], "country of origin": "USA", "original language": "en"}',
+         ATTRS, ("Joel Coen, Ethan Coen", "United States", "English")),
+    ],
+)  # fmt: skip
+def test_attribute_forms_real_models_write(text: str, keys: list[str], expected: tuple) -> None:
+    assert parse_attributes(text, keys) == dict(zip(keys, expected, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Christopher Nolan::United Kingdom", "format"),  # two parts for three keys
+        ("a::b::c::d", "format"),
+        ("director: Nolan\ncountry: UK", "format"),  # language missing
+        ("克里斯托弗·诺兰::英国::英语", "language"),
+    ],
+)
+def test_attribute_forms_still_strict(text: str, kind: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_attributes(text, ATTRS)
+    assert caught.value.kind in (kind, "format") and (kind != "language" or caught.value.kind == "language")
+
+
+LLMREC_PROFILE = {
+    "age": 25, "gender": "male", "liked_genres": ["Drama", "Comedy"], "disliked_genres": ["Horror"],
+    "liked_directors": [], "country": "United States", "language": "English", "summary": "",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # LLMRec's prompt asks for '{age: , gender: , liked genre: , ...}' without quotes (issue 26)
+        "{age: 25, gender: male, liked genre: Drama, Comedy, disliked genre: Horror, "
+        "liked directors: unknown, country: USA, language: English}",
+        '{"age": 25, "gender": "male", "liked genre": "Drama, Comedy", "disliked genre": "Horror", '
+        '"liked directors": "unknown", "country": "USA", "language": "English"}',
+        "Age: 25\nGender: Male\nLiked genres: Drama, Comedy\nDisliked genres: Horror\nLiked directors: none\n"
+        "Country: USA\nLanguage: English",
+        "Here is the profile:\n```\n- **age**: 25\n- **gender**: male\n- **favorite genres**: Drama, Comedy\n"
+        "- **disliked genre**: Horror\n- **liked directors**: N/A\n- **country**: US\n"
+        "- **language**: en\n```",
+    ],
+)
+def test_profile_forms_real_models_write(text: str) -> None:
+    assert parse_profile(text, require_summary=False) == LLMREC_PROFILE
+
+
+def test_profile_loose_form_needs_the_keys() -> None:
+    with pytest.raises(ParseError, match="missing key"):
+        parse_profile("{age: 25, gender: male, country: USA}", require_summary=False)
+    with pytest.raises(ParseError, match="JSON object"):
+        parse_profile("The user is age: 25.", require_summary=False)  # one label is not a profile

@@ -153,3 +153,27 @@ def test_random_dataset_partitions_for_every_method() -> None:
         assert_partition(sp, ds)
         counts = per_user(sp)
         assert all(t == n for (t, _, _), n in zip(counts, sizes, strict=True) if n < 3)
+
+
+def test_teacher_pool_carves_train_only_and_leaves_valid_test_unchanged() -> None:
+    ds = make([10, 5, 2, 20])
+    plain = split(ds, SplitConfig(method="ratio", seed=1))
+    pooled = split(ds, SplitConfig(method="ratio", seed=1, teacher_pool=0.25))
+    assert pooled.pool is not None and plain.pool is None
+    # train 8, 3, 2, 16 -> pool round(2.0), round(0.75)=1, 0 (under 3 events), round(4.0)
+    assert np.diff(pooled.pool.user_items.indptr).tolist() == [2, 1, 0, 4]
+    assert (pooled.valid.user_items != plain.valid.user_items).nnz == 0
+    assert (pooled.test.user_items != plain.test.user_items).nnz == 0
+    whole = pooled.train.user_items + pooled.pool.user_items
+    assert (whole != plain.train.user_items).nnz == 0  # train = what is left of the plain train
+    assert "teacher pool" in pooled.notes[-1]
+
+
+def test_teacher_pool_keeps_two_train_events_and_rejects_bad_shares() -> None:
+    from llmrec.data.split import POOL, carve_pool
+
+    users = np.zeros(4, dtype=np.int64)
+    out = carve_pool(users, np.full(4, TRAIN, dtype=np.int8), 0.9, seed=3)  # round(3.6)=4, capped at 2
+    assert (out == POOL).sum() == 2 and (out == TRAIN).sum() == 2
+    with pytest.raises(ConfigError, match="teacher_pool"):
+        carve_pool(users, np.full(4, TRAIN, dtype=np.int8), 1.0, seed=3)

@@ -18,7 +18,7 @@ def test_defaults_and_validation() -> None:
     cfg = LLMConfig()
     assert (cfg.backend, cfg.concurrency, cfg.api_key_env) == ("openai", 8, "OPENAI_API_KEY")
     with pytest.raises(
-        ConfigError, match=r"unknown backend 'gpt'; valid: \['openai', 'llamacpp', 'replay'\]"
+        ConfigError, match=r"unknown backend 'gpt'; valid: \['openai', 'openai_batch', 'llamacpp', 'replay'\]"
     ):
         LLMConfig(backend="gpt")
     with pytest.raises(ConfigError, match="llm.concurrency: must be at least 1"):

@@ -26,12 +26,14 @@ def test_every_model_declares_capabilities_and_a_config_matching_its_constructor
 
 def test_capabilities_are_what_the_models_do() -> None:
     caps = {name: spec.capabilities for name, spec in MODELS.items()}
+    fused = {"llmrec", "er2alm"}  # LightGCN with side features and augmented triples
     assert {n for n, c in caps.items() if c.closed_form} == {"gf-cf", "pop"}
-    assert {n for n, c in caps.items() if c.graph} == {"lightgcn", "sgl", "simgcl", "gf-cf", "llmrec"}
+    assert {n for n, c in caps.items() if c.graph} == {"lightgcn", "sgl", "simgcl", "gf-cf", *fused}
     assert {n for n, c in caps.items() if c.hard_negatives} == {"bpr-mf", "lightgcn", "sgl", "simgcl"}
-    assert {n for n, c in caps.items() if c.augmented_triples or c.side_features} == {"llmrec"}
+    assert {n for n, c in caps.items() if c.augmented_triples or c.side_features} == fused
     assert {n for n, c in caps.items() if c.epoch_views} == {"sgl"}
-    assert {n for n, c in caps.items() if c.embeddings} == {"bpr-mf", "lightgcn", "sgl", "simgcl", "llmrec"}
+    assert {n for n, c in caps.items() if c.embeddings} == {"bpr-mf", "lightgcn", "sgl", "simgcl", *fused}
+    assert {n for n, c in caps.items() if c.sequential} == {"sasrec"}
 
 
 def test_a_table_reaches_its_model_only() -> None:

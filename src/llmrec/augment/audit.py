@@ -77,7 +77,7 @@ def attribute_coverage(sources: Mapping[str, list[str]], values: Mapping[str, li
 def format_audit(audit: Mapping[str, Any]) -> str:
     """The audit as a plain-text report."""
     teacher = audit["teacher"]
-    who = teacher.get("note") if teacher["kind"] == "local" else f"{teacher['backend']} / {teacher['model']}"
+    who = teacher.get("note") if teacher["kind"] != "llm" else f"{teacher['backend']} / {teacher['model']}"
     base = audit["base"]
     lines = [
         f"augmentation audit: teacher {teacher['kind']} ({who})",
@@ -141,6 +141,15 @@ def _parse_lines(report: Mapping[str, Any]) -> list[str]:
         return [f"  imported {report['imported_entries']:,} entries from LLMRec's files; unusable: {invalid}"]
     if not report.get("prompts"):
         return []
+    if report.get("mode") == "pointwise":
+        return [
+            f"  pointwise: {report['questions']:,} yes/no questions, {report.get('over_budget', 0)} over the "
+            f"budget (not sent), {report['failed']} failed requests; scored by logprobs "
+            f"{report['scored_by_logprobs']:,}, by the answer text {report['scored_by_text']:,}, "
+            f"unparsable {report['unparsable']}, other language {report['language']}"
+            + ("; THE SERVER RETURNED NO LOGPROBS" if report.get("no_logprobs") else ""),
+            f"  users with fewer than two scored candidates (dropped): {report['too_few_scored']}",
+        ]
     rejected = report["rejected_first_answers"]
     kinds = ", ".join(f"{k} {v}" for k, v in rejected.items()) or "none"
     return [

@@ -6,14 +6,26 @@ from dataclasses import dataclass
 
 from llmrec.errors import ConfigError
 
-TEACHERS = ("local", "llm", "llmrec")
+TEACHERS = ("local", "llm", "llmrec", "popularity", "simulated")
+EDGE_MODES = ("listwise", "pointwise")
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
     """Candidates, the three augmentations, text encoding and the audit of one augmentation run."""
 
-    teacher: str = "local"  # local: no LLM | llm: the [llm] backend | llmrec: import LLMRec's files
+    # local: no LLM | llm: the [llm] backend | llmrec: import LLMRec's files | popularity, simulated:
+    # measurement teachers, no LLM (docs/teacher.md; simulated needs split.teacher_pool > 0)
+    teacher: str = "local"
+    simulated_quality: float = 0.0  # teacher "simulated": probability that its liked pick is a true one
+    # llm teacher's edges question: listwise (one liked and one disliked among all candidates, one prompt
+    # a user) or pointwise (one yes/no question per candidate, scored by the probability of "yes")
+    edge_mode: str = "listwise"
+    pointwise_top_logprobs: int = 5  # alternatives asked for with the first answer token (pointwise)
+    # listwise: candidates in the base model's order (False) or shuffled per user with `seed`; asked in
+    # 2 orders (shuffled, then reversed), only users whose two answers agree keep their edge
+    shuffle_candidates: bool = False
+    listwise_orders: int = 1
     import_dir: str = ""  # teacher "llmrec": folder holding LLMRec's released augmentation pickles
     base_model: str = ""  # `llmrec run` folder: model whose top-N are the candidates ("": best on valid)
     n_candidates: int = 10  # top-N of the base model, the user's training items excluded
@@ -37,6 +49,18 @@ class AugmentConfig:
             raise ConfigError(f"augment.teacher: unknown teacher {self.teacher!r}; valid: {list(TEACHERS)}")
         if self.teacher == "llmrec" and not self.import_dir:
             raise ConfigError("augment.import_dir: the llmrec teacher needs the folder of LLMRec's files")
+        if not 0.0 <= self.simulated_quality <= 1.0:
+            raise ConfigError(f"augment.simulated_quality: must be in [0, 1], got {self.simulated_quality}")
+        if self.edge_mode not in EDGE_MODES:
+            raise ConfigError(
+                f"augment.edge_mode: unknown mode {self.edge_mode!r}; valid: {list(EDGE_MODES)}"
+            )
+        if not 1 <= self.pointwise_top_logprobs <= 20:
+            raise ConfigError(
+                f"augment.pointwise_top_logprobs: must be 1 to 20, got {self.pointwise_top_logprobs}"
+            )
+        if self.listwise_orders not in (1, 2):
+            raise ConfigError(f"augment.listwise_orders: 1 or 2, got {self.listwise_orders}")
         if self.n_candidates < 2:
             raise ConfigError(f"augment.n_candidates: must be at least 2, got {self.n_candidates}")
         sizes = ("history_token_budget", "prompt_token_budget", "max_field_words", "history_field_words")

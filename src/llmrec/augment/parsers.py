@@ -3,7 +3,9 @@
 Each parser returns a clean value or raises `ParseError` (a ValueError) whose message says what is
 wrong: the repair re-ask quotes it back to the model. `ParseError.kind` sorts rejections for the audit:
 format, language (the answer is mostly in a non-Latin script), out_of_range, same_item, type.
-Formatting is tolerated (brackets, separators, code fences, JSON); anything else is rejected.
+Formatting is tolerated (brackets, separators, code fences, markdown, JSON, LLMRec's own `a::b::c` and
+unquoted `{key: value}` forms, `key: value` lines, one pair inside a sentence); content is not: ids must
+be in range, every expected key present, values of the right type.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from llmrec.augment.loose import delimited, labelled
 
 PROFILE_KEYS = (
     "age",
@@ -63,12 +67,27 @@ _KEY_ALIASES = {
     "liked_director": "liked_directors",
 }
 
+# the attribute order of LLMRec's prompt, whose answers read 'director::country::language'
+LLMREC_ATTRIBUTES = ("director", "country", "language")
+_ATTRIBUTE_ALIASES = {
+    "directors": "director", "director(s)": "director", "directed by": "director",
+    "countries": "country", "country of origin": "country", "production country": "country",
+    "languages": "language", "original language": "language", "spoken language": "language",
+}  # fmt: skip
+_PROFILE_SPELLINGS = {
+    **{k.replace("_", " "): k for k in PROFILE_KEYS},
+    "liked genre": "liked_genres", "disliked genre": "disliked_genres", "liked director": "liked_directors",
+    "favorite genres": "liked_genres", "favourite genres": "liked_genres", "preferred genres": "liked_genres",
+    "disliked genres": "disliked_genres", "favorite directors": "liked_directors",
+    "favourite directors": "liked_directors", "sex": "gender",
+}  # fmt: skip
 _NUM = r"\[?\s*(\d+)\s*\]?"
 _PAIR = re.compile(rf"{_NUM}\s*(?:::|:|,|;|/|\band\b|\s)\s*{_NUM}", re.IGNORECASE)
 _LABELLED = re.compile(
     rf"(?:liked|like|favou?rite|positive)\W*{_NUM}\W+(?:disliked|dislike|least\s+favou?rite|negative)\W*{_NUM}",
     re.IGNORECASE,
 )
+_IN_SENTENCE = re.compile(r"(?<![\d:.\-])(\d+)\s*::\s*(\d+)(?![\d:.]\d|::)")
 _PREFIX = re.compile(r"^(?:answer|output|result)\s*:\s*", re.IGNORECASE)
 _FENCE = re.compile(r"^```[A-Za-z]*\s*\n?(.*?)\n?\s*```$", re.DOTALL)
 _SPLIT = re.compile(r"\s*[,;/|]\s*")
@@ -99,9 +118,7 @@ def parse_pair(text: str, n: int) -> tuple[int, int]:
     pair = _json_pair(body) if body.startswith(("{", "[")) and not _PAIR.fullmatch(body) else None
     if pair is None:
         match = _PAIR.fullmatch(body) or _LABELLED.fullmatch(body)
-        if match is None:
-            raise _unreadable(text, "expected two candidate numbers such as 3::7")
-        pair = int(match.group(1)), int(match.group(2))
+        pair = (int(match.group(1)), int(match.group(2))) if match else _pair_in_sentence(text)
     liked, disliked = pair
     for k in pair:
         if not 1 <= k <= n:
@@ -111,13 +128,22 @@ def parse_pair(text: str, n: int) -> tuple[int, int]:
     return liked, disliked
 
 
+def _pair_in_sentence(text: str) -> tuple[int, int]:
+    """The one 'a::b' inside a longer answer ('The answer is 4::1.'); several different ones are rejected."""
+    found = {(int(a), int(b)) for a, b in _IN_SENTENCE.findall(text)}
+    if len(found) != 1:
+        what = "several different pairs" if found else "no pair"
+        raise _unreadable(text, f"expected two candidate numbers such as 3::7 ({what} found)")
+    return found.pop()
+
+
 def _unwrap(text: str) -> str:
     """`text` without surrounding whitespace, code fences, quotes, an 'Answer:' label or a final period."""
     body = text.strip()
     fenced = _FENCE.match(body)
     if fenced:
         body = fenced.group(1).strip()
-    body = _PREFIX.sub("", body).strip().strip("`'\"").strip()
+    body = _PREFIX.sub("", body.replace("**", "")).strip().strip("`'\"").strip()
     return body[:-1].rstrip() if body.endswith(".") else body
 
 
@@ -150,10 +176,15 @@ def _number(value: Any) -> int:
     raise ParseError(f"expected a candidate number, got {value!r}", "type")
 
 
+def is_foreign(text: str) -> bool:
+    """Whether more than 30% of the letters of `text` are outside ASCII (another script, mostly)."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(not c.isascii() for c in letters) / len(letters) > 0.3
+
+
 def _unreadable(text: str, expected: str) -> ParseError:
     """The error for an answer in no accepted format; 'language' when it is mostly non-Latin script."""
-    letters = [c for c in text if c.isalpha()]
-    if letters and sum(not c.isascii() for c in letters) / len(letters) > 0.3:
+    if is_foreign(text):
         return ParseError(f"the answer is not in English: {expected}", "language")
     return ParseError(f"{expected}; got {_clip(text)!r}")
 
@@ -188,17 +219,55 @@ def load_object(text: str) -> dict[str, Any]:
     return data
 
 
-def parse_attributes(text: str, keys: Sequence[str]) -> dict[str, str | None]:
-    """{key: normalised value or None} from a JSON answer holding every one of `keys`.
+def parse_attributes(
+    text: str, keys: Sequence[str], order: Sequence[str] = LLMREC_ATTRIBUTES
+) -> dict[str, str | None]:
+    """{key: normalised value or None} from an answer holding every one of `keys`.
 
-    Values may be a string, a list of strings or null; "unknown" and the like become None. Keys other
-    than `keys` are ignored (models like to echo the title).
+    Forms: a JSON object (key variants such as "Directors" or "original language" accepted), LLMRec's
+    'director::country::language' (parts in the order of `keys`, or of `order` when there are as many
+    as that), or 'key: value' lines. Values may be a string, a list of strings or null; "unknown" and the
+    like become None. Keys other than `keys` are ignored (models like to echo the title).
     """
-    data = {str(k).strip().lower(): v for k, v in load_object(text).items()}
+    data = _attribute_fields(text, keys, order)
     missing = [k for k in keys if k not in data]
     if missing:
         raise ParseError(f"missing key(s) {missing}; expected exactly {list(keys)}")
     return {k: normalise_value(k, data[k], k) for k in keys}
+
+
+def _attribute_fields(text: str, keys: Sequence[str], order: Sequence[str]) -> dict[str, Any]:
+    """Raw values by lower-case key from whichever form the answer is in (see `parse_attributes`)."""
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ParseError(f"the answer is {len(text):,} characters long; expected one short answer")
+    if is_foreign(text):
+        raise ParseError("the answer is not in English", "language")
+    if "{" in text and "::" not in text:
+        try:
+            raw = load_object(text)
+        except ParseError as exc:
+            found = labelled(text, _attribute_spellings(keys))
+            if len(found) < len(keys):
+                raise exc from None
+            return found
+        data: dict[str, Any] = {}
+        for k, v in raw.items():
+            name = " ".join(str(k).strip().lower().replace("_", " ").split())
+            data.setdefault(_ATTRIBUTE_ALIASES.get(name, name), v)
+        return data
+    parts = delimited(text, keys, order)
+    if parts is not None:
+        return parts
+    found = labelled(text, _attribute_spellings(keys))
+    if found:
+        return found
+    listed = "::".join(keys)
+    raise _unreadable(text, f"expected one JSON object or {listed}")
+
+
+def _attribute_spellings(keys: Sequence[str]) -> dict[str, str]:
+    """Label spellings of `keys` (the key itself and its known variants) -> key."""
+    return {**{k: k for k in keys}, **{a: k for a, k in _ATTRIBUTE_ALIASES.items() if k in keys}}
 
 
 def normalise_value(kind: str, value: Any, where: str) -> str | None:
@@ -255,7 +324,7 @@ def parse_profile(text: str, require_summary: bool = True) -> dict[str, Any]:
     LLMRec's key spellings ('liked genre', 'liked directors') are accepted. Lists may be given as
     comma-separated strings. `require_summary=False` reads LLMRec's released profiles, which have none.
     """
-    data = {_profile_key(k): v for k, v in load_object(text).items()}
+    data = _profile_fields(text)
     needed = [k for k in PROFILE_KEYS if require_summary or k != "summary"]
     missing = [k for k in needed if k not in data]
     if missing:
@@ -277,10 +346,24 @@ def parse_profile(text: str, require_summary: bool = True) -> dict[str, Any]:
     return profile
 
 
+def _profile_fields(text: str) -> dict[str, Any]:
+    """Raw profile values by our key: from JSON or a Python literal, else from LLMRec's unquoted
+    '{age: 25, liked genre: Drama, Comedy, ...}' or 'key: value' lines."""
+    try:
+        return {_profile_key(k): v for k, v in load_object(text).items()}
+    except ParseError as exc:
+        if len(text) > MAX_ANSWER_CHARS:
+            raise
+        found = labelled(text, _PROFILE_SPELLINGS)
+        if len(found) < 3:  # a sentence that happens to say 'age: 30' is not a profile
+            raise exc from None
+        return {k: None if v.strip().lower() in ("null", "none") else v for k, v in found.items()}
+
+
 def _profile_key(key: object) -> str:
     """A profile key in snake case, LLMRec's singular spellings mapped to ours."""
     name = re.sub(r"[\s-]+", "_", str(key).strip().lower())
-    return _KEY_ALIASES.get(name, name)
+    return _KEY_ALIASES.get(name) or _PROFILE_SPELLINGS.get(name.replace("_", " "), name)
 
 
 def _age(value: Any) -> int | None:

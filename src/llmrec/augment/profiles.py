@@ -6,6 +6,7 @@ Where the dataset states the age or gender, its value is kept over the LLM's gue
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,7 +90,8 @@ def llm_profiles(
         llm,
         [chat(prompts[u], PROFILES_TEMPLATE) for u in sent],
         [0] * len(sent),  # one parser for every prompt
-        lambda _: parse_profile,
+        # LLMRec's own profile format has no summary: a profile without one keeps its other fields
+        lambda _: functools.partial(parse_profile, require_summary=False),
         lambda _: PROFILES_EXPECTED,
         stats,
     )

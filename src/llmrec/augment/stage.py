@@ -9,11 +9,12 @@ interruption cost only the prompts not yet answered.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,12 @@ from llmrec.augment.attributes import AttributeResult, from_dataset, llm_attribu
 from llmrec.augment.audit import attribute_coverage, edge_quality, format_audit
 from llmrec.augment.candidates import top_candidates
 from llmrec.augment.config import AugmentConfig
-from llmrec.augment.edges import EdgeResult, llm_edges, local_edges
+from llmrec.augment.edges import EdgeResult, llm_edges, local_edges, measured_edges, pointwise_edges
 from llmrec.augment.inputs import Inputs, ItemLines, describe_items, item_lines, load_inputs
 from llmrec.augment.llmrec_io import Release, export_llmrec, import_files, import_release
+from llmrec.augment.measure import POPULARITY_TEACHER, simulated_record
+from llmrec.augment.pointwise import POINTWISE_TEMPLATE
+from llmrec.augment.probe_stats import PROBE_JSON, failed_probe
 from llmrec.augment.profiles import ProfileResult, llm_profiles, local_profiles, profile_text
 from llmrec.augment.prompts import ATTRIBUTES_TEMPLATE, EDGES_TEMPLATE, PROFILES_TEMPLATE, item_noun
 from llmrec.augment.teacher import LOCAL_TEACHER
@@ -89,7 +93,11 @@ def augment(
     start = time.perf_counter()
     env = {} if env is None else env
     llm_cfg = _llm_config(aug, llm, env)
+    if llm_cfg is not None and llm_cfg.backend == "openai_batch" and not llm_cfg.batch_dir:
+        llm_cfg = replace(llm_cfg, batch_dir=str(out))  # a rerun finds its batches in the folder
     teacher = teacher_record(aug, llm_cfg)
+    if llm_cfg is not None and aug.teacher == "llm":
+        warn_failed_probe(base.path, aug, llm_cfg)
     fingerprint = augment_fingerprint(base, aug, llm_cfg)
     saved = artefacts.reuse(out, fingerprint)
     if saved is not None:
@@ -102,6 +110,11 @@ def augment(
         "augment: %s users, %s items; candidates: top-%d of %s (%s)",
         f"{inputs.n_users:,}", f"{inputs.n_items:,}", aug.n_candidates, base.cfg.model.name, base.selected_by,
     )  # fmt: skip
+    if aug.teacher == "simulated" and split.pool is None:
+        raise ConfigError(
+            f"augment.teacher: the simulated teacher needs a teacher pool, and the split of {base.path} has "
+            "none; set split.teacher_pool (e.g. 0.1) and run again"
+        )
     release = (
         import_release(Path(aug.import_dir), inputs, aug.attributes) if aug.teacher == "llmrec" else None
     )
@@ -130,11 +143,14 @@ def augment(
         attrs = _attributes(aug, inputs, asker, release) if aug.item_attributes else None
         extra = attrs.values if attrs else None
         lines = describe_items(inputs, aug.max_field_words, aug.history_field_words, extra)
-        edges = _edges(aug, inputs, lines, candidates, item_text, asker, release) if aug.edges else None
+        edges = (
+            _edges(aug, inputs, lines, candidates, item_text, asker, release, split) if aug.edges else None
+        )
         profiles = _profiles(aug, inputs, lines, attrs, asker, release) if aug.profiles else None
         vectors = {"item_text": item_text}
         if aug.encode:
             vectors.update(_encode_outputs(aug, attrs, profiles, encode, item_text.shape[1]))
+        accounting.endpoints = cached.endpoint_report() if cached is not None else []
     results = {"edges": edges, "attributes": attrs, "profiles": profiles}
     audit = {
         "teacher": teacher,
@@ -154,6 +170,7 @@ def augment(
         "profiles": profiles.report if profiles else None,
         "encoding": {"model": encoder.id, **encode_stats.to_dict()},
         "llm_usage": accounting.to_dict()["total"],
+        "llm_endpoints": accounting.endpoints,  # per-server counters when [llm] base_urls spread the load
         "samples": {name: r.samples for name, r in results.items() if r is not None and r.samples},
         "fingerprint": fingerprint,
         "config": cfgmod.to_dict(aug),
@@ -161,6 +178,28 @@ def augment(
     audit["seconds"] = round(time.perf_counter() - start, 2)
     _write(out, fingerprint, teacher, inputs, edges, attrs, profiles, vectors, encoder.id, accounting, audit)
     return audit
+
+
+def warn_failed_probe(run_dir: Path, aug: AugmentConfig, llm: LLMConfig) -> str | None:
+    """Log (and return) a warning when `llmrec teacher probe` saved, next to the base run, a verdict that
+    this teacher in this question mode adds nothing beyond popularity (docs/teacher.md)."""
+    for folder in (run_dir, run_dir.parent):
+        path = folder / PROBE_JSON
+        if not path.is_file():
+            continue
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a damaged report says nothing either way
+        found = failed_probe(report, f"LLM {llm.backend} / {llm.model}", aug.edge_mode)
+        if found is not None:
+            message = (
+                f"augment: the teacher {llm.backend} / {llm.model} failed its probe in {aug.edge_mode} mode "
+                f"({path}): {found}"
+            )
+            log.warning(message)
+            return message
+    return None
 
 
 def candidates_of(base: BaseRun, n: int) -> np.ndarray:
@@ -173,10 +212,15 @@ def teacher_record(aug: AugmentConfig, llm: LLMConfig | None) -> dict[str, Any]:
     """Who produced the augmentations, as recorded in every output."""
     if aug.teacher == "local":
         return dict(LOCAL_TEACHER)
+    if aug.teacher == "popularity":
+        return dict(POPULARITY_TEACHER)
+    if aug.teacher == "simulated":
+        return simulated_record(aug.simulated_quality)
     if aug.teacher == "llmrec":
         return {"kind": "llm", "backend": "llmrec-release", "model": "unknown", "source": aug.import_dir}
     assert llm is not None  # _llm_config insists on one for this teacher
-    return {"kind": "llm", "backend": llm.backend, "model": llm.model, "base_url": llm.base_url}
+    record = {"kind": "llm", "backend": llm.backend, "model": llm.model, "base_url": llm.base_url}
+    return {**record, "base_urls": list(llm.base_urls)} if llm.base_urls else record
 
 
 def augment_fingerprint(base: BaseRun, aug: AugmentConfig, llm: LLMConfig | None) -> str:
@@ -187,7 +231,8 @@ def augment_fingerprint(base: BaseRun, aug: AugmentConfig, llm: LLMConfig | None
     return cfgmod.fingerprint(
         {
             "version": ARTEFACT_VERSION,
-            "templates": [EDGES_TEMPLATE, ATTRIBUTES_TEMPLATE, PROFILES_TEMPLATE],
+            "templates": [EDGES_TEMPLATE, ATTRIBUTES_TEMPLATE, PROFILES_TEMPLATE]
+            + ([POINTWISE_TEMPLATE] if aug.edge_mode == "pointwise" else []),
             "files": {f.name: sha256_of(f) for f in files if f.is_file()},
             "augment": cfgmod.to_dict(aug),
             "llm": {k: getattr(llm, k) for k in LLM_ANSWER_FIELDS} if llm else None,
@@ -257,8 +302,15 @@ def _edges(
     item_text: np.ndarray,
     asker: Callable[[str], Any],
     release: Release | None,
+    split: Split,
 ) -> EdgeResult | None:
     """Augmented (user, pos, neg) triples from the configured teacher (None: the import has none)."""
+    if aug.teacher in ("popularity", "simulated"):
+        pool = split.pool.user_items if split.pool is not None else None
+        return measured_edges(inputs, lines, candidates, aug, pool)
+    if aug.teacher == "llm" and aug.edge_mode == "pointwise":
+        with asker("edges") as llm:
+            return pointwise_edges(llm, inputs, lines, candidates, aug)
     if aug.teacher == "llm":
         with asker("edges") as llm:
             return llm_edges(llm, llm.stats, inputs, lines, candidates, aug)

@@ -62,3 +62,5 @@ class Split:
     test: Interactions
     method: str
     notes: tuple[str, ...] = ()
+    # training positives held out of every model for a simulated teacher (split.teacher_pool); None: none
+    pool: Interactions | None = None

@@ -3,6 +3,8 @@
 Methods: `ratio` (random per user), `temporal` (per user by time), `loo` (leave the last one out),
 `given` (the dataset's own folds), `auto` (given when the dataset ships folds, else ratio).
 Every user with valid or test events keeps at least one train event.
+`teacher_pool` moves a share of each user's train events out of train into `Split.pool`, for a simulated
+teacher (docs/teacher.md); valid and test are the same as without it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from llmrec.data.dataset import TEST, TRAIN, VALID, Dataset, Split
 from llmrec.errors import ConfigError, DataError
 
 METHODS = ("auto", "ratio", "loo", "temporal", "given")
+POOL = 3  # fold of the training events held out for a simulated teacher (split.teacher_pool)
 MIN_EVENTS = 3  # users with fewer events keep them all in train: holding one out leaves too little
 
 
@@ -45,13 +48,42 @@ def split(ds: Dataset, cfg: SplitConfig) -> Split:
     for fold, part in ((TRAIN, "train"), (VALID, "valid"), (TEST, "test")):
         if not (folds == fold).any():
             raise DataError(f"{ds.name}: split '{method}' leaves {part} empty")
+    notes: tuple[str, ...] = (note,) if note else ()
+    pool = None
+    if cfg.teacher_pool != 0:
+        folds = carve_pool(ds.users, folds, cfg.teacher_pool, cfg.seed)
+        pool = ds.interactions(folds == POOL)
+        notes += (
+            f"teacher pool: {cfg.teacher_pool:.0%} of each user's train events (rounded, users with at "
+            f"least {MIN_EVENTS} keep at least two) held out of every model for a simulated teacher",
+        )
     return Split(
         train=ds.interactions(folds == TRAIN),
         valid=ds.interactions(folds == VALID),
         test=ds.interactions(folds == TEST),
         method=method,
-        notes=(note,) if note else (),
+        notes=notes,
+        pool=pool,
     )
+
+
+def carve_pool(users: np.ndarray, folds: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """`folds` with `share` of each user's TRAIN events (rounded half up) moved to POOL.
+
+    Users with fewer than MIN_EVENTS train events give none; the others keep at least two. The draw has
+    its own random stream, so valid and test are exactly those of the split without a pool.
+    """
+    if not 0 < share < 1:
+        raise ConfigError(f"split.teacher_pool must be in [0, 1), got {share}")
+    train = np.flatnonzero(folds == TRAIN)
+    n = np.bincount(users[train], minlength=int(users.max()) + 1 if len(users) else 0)
+    n_pool = np.minimum(np.floor(n * share + 0.5).astype(np.int64), np.maximum(n - 2, 0))
+    n_pool[n < MIN_EVENTS] = 0
+    rng = np.random.default_rng([seed, POOL])
+    carved = assign(users[train], rng.random(len(train)), n_test=n_pool, n_valid=np.zeros_like(n_pool))
+    out = folds.copy()
+    out[train] = np.where(carved == TEST, POOL, TRAIN)
+    return out
 
 
 def ratio_counts(n: np.ndarray, ratios: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:

@@ -28,11 +28,29 @@ from llmrec.llm.repair import parse_with_repair, repair, repair_request
 
 
 def make_backend(cfg: LLMConfig, env: Mapping[str, str]) -> Backend:
-    """The backend `cfg.backend` names; `env` supplies the API key under `cfg.api_key_env`."""
+    """The backend `cfg.backend` names (over Ray workers with `cfg.ray_workers`); `env` supplies the API
+    key under `cfg.api_key_env`."""
+    backend = _plain_backend(cfg, env)
+    if cfg.ray_workers > 0:
+        from llmrec.llm.ray_backend import RayBackend
+
+        return RayBackend(cfg, env, backend)
+    return backend
+
+
+def _plain_backend(cfg: LLMConfig, env: Mapping[str, str]) -> Backend:
+    if cfg.backend == "openai" and cfg.base_urls:
+        from llmrec.llm.endpoints import MultiEndpointBackend
+
+        return MultiEndpointBackend(cfg, env.get(cfg.api_key_env))
     if cfg.backend == "openai":
         from llmrec.llm.openai_backend import OpenAIBackend
 
         return OpenAIBackend(cfg, env.get(cfg.api_key_env))
+    if cfg.backend == "openai_batch":
+        from llmrec.llm.batch_backend import BatchAPIBackend
+
+        return BatchAPIBackend(cfg, env.get(cfg.api_key_env))
     if cfg.backend == "llamacpp":
         from llmrec.llm.llamacpp_backend import LlamaCppBackend
 

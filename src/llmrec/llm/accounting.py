@@ -110,6 +110,7 @@ class Accounting:
     def __init__(self, prices: Iterable[tuple[str, float, float]] = ()) -> None:
         self.prices = {model: (p, c) for model, p, c in prices}
         self.stages: dict[str, StageStats] = {}
+        self.endpoints: list[dict[str, Any]] = []  # per-server counters when requests were spread
 
     def stage(self, name: str) -> StageStats:
         """The counters of stage `name`, created on first use."""
@@ -122,7 +123,10 @@ class Accounting:
         stages = {name: s.to_dict() for name, s in self.stages.items()}
         total: dict[str, Any] = {name: sum(s[name] for s in stages.values()) for name in _COUNTERS}
         total["cost_usd"] = round(sum(s["cost_usd"] for s in stages.values()), 6)
-        return {"stages": stages, "total": total}
+        out: dict[str, Any] = {"stages": stages, "total": total}
+        if self.endpoints:
+            out["endpoints"] = self.endpoints
+        return out
 
     def write(self, path: str | Path) -> None:
         """Write `to_dict()` as JSON, atomically (temp file + rename)."""

@@ -33,6 +33,7 @@ class Sampling:
     max_tokens: int
     top_p: float = 1.0
     seed: int | None = None
+    top_logprobs: int = 0  # >0: ask for this many alternatives of each answer token (OpenAI `logprobs`)
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,16 @@ class ChatResponse:
     finish_reason: str = "stop"
     usage: Usage = Usage()
     model: str = ""  # as reported by the server
+    # the first answer token's alternatives as (token, log-probability), most likely first; () when not
+    # asked for or when the server does not return logprobs
+    first_token_logprobs: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form, as stored in the cache."""
-        return dataclasses.asdict(self)
+        """Plain-data form, as stored in the cache (logprobs only when there are some)."""
+        data = dataclasses.asdict(self)
+        if not self.first_token_logprobs:
+            del data["first_token_logprobs"]  # so answers without them are stored as before
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatResponse:
@@ -97,6 +104,7 @@ class ChatResponse:
             data.get("finish_reason", "stop"),
             Usage(**data.get("usage", {})),
             data.get("model", ""),
+            tuple((str(t), float(lp)) for t, lp in data.get("first_token_logprobs", ())),
         )
 
 
@@ -142,6 +150,10 @@ class Backend(ABC):
     def embed_batch(self, requests: Sequence[EmbedRequest]) -> Iterator[Outcome[EmbedResponse]]:
         """Embed every text, yielding outcomes as they arrive; stop sending after a StageError."""
 
+    def endpoint_report(self) -> list[dict[str, Any]]:
+        """Per-server counters and health, for backends that spread over several servers; else []."""
+        return []
+
     def resolved(self, request: ChatRequest) -> ChatRequest:
         """`request` with this backend's default sampling filled in."""
         if request.sampling is not None:
@@ -178,9 +190,17 @@ def chat_payload(kind: str, model: str, request: ChatRequest) -> dict[str, Any]:
         "backend": kind,
         "model": model,
         "template": request.template,
-        "sampling": dataclasses.asdict(request.sampling),
+        "sampling": _sampling_key(request.sampling),
         "messages": request.message_dicts(),
     }
+
+
+def _sampling_key(sampling: Sampling) -> dict[str, Any]:
+    """The sampling fields of a cache key; `top_logprobs` only when asked, so older keys stay valid."""
+    fields = dataclasses.asdict(sampling)
+    if not fields["top_logprobs"]:
+        del fields["top_logprobs"]
+    return fields
 
 
 def embed_payload(kind: str, model: str, request: EmbedRequest) -> dict[str, Any]:

@@ -66,6 +66,10 @@ class CachedLLM(Backend):
             list(requests), payloads, self.backend.embed_batch, EmbedResponse.from_dict, self.embedding_model
         )
 
+    def endpoint_report(self) -> list[dict[str, Any]]:
+        """The backend's per-server counters (empty for a single server)."""
+        return self.backend.endpoint_report()
+
     def close(self) -> None:
         """Close the cache."""
         self.cache.close()

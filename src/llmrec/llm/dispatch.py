@@ -155,11 +155,13 @@ def dispatch(
             top_up()
             while running:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
+                finished = []
                 for future in done:
                     index = running.pop(future)
                     result, attempts = future.result()
                     stopped = stopped or isinstance(result, StageError)
-                    yield Outcome(index, result, attempts)
-                top_up()
+                    finished.append(Outcome(index, result, attempts))
+                top_up()  # refill before the consumer stores and parses: the servers stay busy
+                yield from finished
         finally:
             halt.set()

@@ -69,6 +69,7 @@ class LlamaCppBackend(Backend):
                 top_p=s.top_p,
                 max_tokens=s.max_tokens,
                 seed=s.seed,
+                **({"logprobs": True, "top_logprobs": s.top_logprobs} if s.top_logprobs else {}),
             )
             return chat_from_json(data, self.model)
         except ValueError as exc:

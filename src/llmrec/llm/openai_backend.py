@@ -127,6 +127,8 @@ class OpenAIBackend(Backend):
             body["top_p"] = s.top_p
         if s.seed is not None:
             body["seed"] = s.seed
+        if s.top_logprobs:
+            body["logprobs"], body["top_logprobs"] = True, s.top_logprobs
         data = self._post("/chat/completions", body, self.model)
         try:
             reply = chat_from_json(data, self.model)

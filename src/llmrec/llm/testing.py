@@ -23,6 +23,8 @@ from types import TracebackType
 from typing import Any
 
 Answer = Callable[[list[dict[str, str]]], str]
+# (token, logprob) alternatives of the first answer token, for a request that asks for logprobs
+Logprobs = Callable[[list[dict[str, str]]], list[tuple[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,10 @@ class FakeOpenAIServer:
         api_key: str | None = None,
         embed_dim: int = 8,
         port: int = 0,
+        logprobs: Logprobs | None = None,
     ) -> None:
         self.answer = answer
+        self.logprobs = logprobs  # None: a server that ignores `logprobs` (no logprobs in the reply)
         self.delay_s = delay_s  # latency of every answer
         self.models = None if models is None else set(models)  # None: serve any model name
         self.api_key = api_key  # None: accept any key
@@ -178,14 +182,21 @@ class FakeOpenAIServer:
         if limit is not None and words(text) > limit:
             text, finish = " ".join(text.split()[:limit]), "length"
         prompt = sum(words(m.get("content", "")) for m in messages)
+        choice: dict[str, Any] = {
+            "index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish
+        }  # fmt: skip
+        if body.get("logprobs") and self.logprobs is not None:
+            top = self.logprobs(messages)[: int(body.get("top_logprobs") or 1)]
+            first = {"token": top[0][0], "logprob": top[0][1]} if top else {"token": "", "logprob": 0.0}
+            choice["logprobs"] = {
+                "content": [{**first, "top_logprobs": [{"token": t, "logprob": lp} for t, lp in top]}]
+            }
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
-            ],
+            "choices": [choice],
             "usage": {
                 "prompt_tokens": prompt,
                 "completion_tokens": words(text),

@@ -9,13 +9,27 @@ from __future__ import annotations
 
 from llmrec.errors import ConfigError
 from llmrec.methods.baselines import BASELINES
+from llmrec.methods.er2alm import ER2ALM
+from llmrec.methods.graph_transformer import GRAPH_TRANSFORMER
 from llmrec.methods.llama4rec import LLAMA4REC
+from llmrec.methods.llama4rec_rating import LLAMA4REC_RATING
 from llmrec.methods.llama4rec_seq import LLAMA4REC_SEQ
 from llmrec.methods.llmrec import LLMREC
+from llmrec.methods.rating import RATING_BASELINES
 from llmrec.methods.sasrec import SASREC
 from llmrec.stages import Method
 
-_BUILT_IN: tuple[Method, ...] = (*BASELINES, SASREC, LLMREC, LLAMA4REC, LLAMA4REC_SEQ)
+_BUILT_IN: tuple[Method, ...] = (
+    *BASELINES,
+    SASREC,
+    LLMREC,
+    LLAMA4REC,
+    LLAMA4REC_SEQ,
+    ER2ALM,
+    GRAPH_TRANSFORMER,
+    *RATING_BASELINES,
+    LLAMA4REC_RATING,
+)
 METHODS: dict[str, Method] = {m.name: m for m in _BUILT_IN}
 
 

@@ -23,7 +23,10 @@ from llmrec.models.base import (
     Trainable,
     capabilities_of,
 )
+from llmrec.models.biased_mf import BiasedMF, BiasedMFConfig
 from llmrec.models.bpr_mf import BPRMF, BPRMFConfig
+from llmrec.models.deepfm import DeepFM, DeepFMConfig
+from llmrec.models.er2alm import ER2ALM, ER2ALMModelConfig
 from llmrec.models.gfcf import GFCF, GFCFConfig
 from llmrec.models.lightgcn import LightGCN, LightGCNConfig
 from llmrec.models.llmrec import LLMRec, LLMRecModelConfig
@@ -58,6 +61,16 @@ MODELS: dict[str, ModelSpec] = {
     "gf-cf": ModelSpec(GFCF, GFCFConfig, ()),
     "llmrec": ModelSpec(LLMRec, LLMRecModelConfig, SHARED),
     "sasrec": ModelSpec(SASRec, SASRecConfig, ("dim", "n_layers")),
+    "er2alm": ModelSpec(ER2ALM, ER2ALMModelConfig, SHARED),
+}
+
+
+# Explicit-rating models (capability `rating`): they predict (user, item) ratings instead of scoring
+# every item, so the ranking contract tests and `build_model` do not apply; `llmrec.tasks.rating`
+# builds them, their knobs in the rating method's own table ([biased-mf], [deepfm]).
+RATING_MODELS: dict[str, ModelSpec] = {
+    "biased-mf": ModelSpec(BiasedMF, BiasedMFConfig, ()),
+    "deepfm": ModelSpec(DeepFM, DeepFMConfig, ()),
 }
 
 
@@ -99,6 +112,12 @@ def build_model(
 
 __all__ = [
     "BPRMF",
+    "ER2ALM",
+    "RATING_MODELS",
+    "BiasedMF",
+    "BiasedMFConfig",
+    "DeepFM",
+    "DeepFMConfig",
     "GFCF",
     "MODELS",
     "SGL",

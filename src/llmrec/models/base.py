@@ -77,6 +77,9 @@ class Capabilities:
       `start_epoch(graph, generator)` (SGL's edge dropout), from a stream the checkpoint keeps.
     - `embeddings`: its scores are dot products of the user and item vectors `embed(graph)` returns,
       so evaluation can screen them and serving can index them.
+    - `rating`: it predicts explicit ratings of (user, item) pairs, `predict(users, items, ...)`, and
+      is trained by `loss(batch)` on (users, items, ratings[, attribute slots]) (`llmrec.tasks.rating`);
+      it scores no item lists and lives in `RATING_MODELS`, not `MODELS`.
     - `sequential`: it reads time-ordered item sequences, not a graph: `loss` takes (inputs, positives,
       negatives) padded sequences and `score(users, seqs)` all users' padded histories; it is trained
       by the sequential task (`llmrec.seqtrain`), never by the BPR loop.
@@ -89,6 +92,7 @@ class Capabilities:
     side_features: bool = False
     epoch_views: bool = False
     embeddings: bool = False
+    rating: bool = False
     sequential: bool = False
 
     def names(self) -> list[str]:
@@ -118,6 +122,20 @@ class ClosedForm(Scorer, Protocol):
 
     def fit(self, user_items: sp.csr_matrix) -> Any:
         """Solve from a binary users x items matrix; returns self."""
+        ...
+
+
+class RatingModel(Protocol):
+    """A model with the `rating` capability: predicted ratings of (user, item) pairs, and its loss."""
+
+    def predict(
+        self, users: torch.Tensor, items: torch.Tensor, attributes: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """[B] predicted ratings (the model ignores `attributes` when it has no attribute fields)."""
+        ...
+
+    def loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Scalar training loss of (users, items, ratings[, attribute slots])."""
         ...
 
 
@@ -152,6 +170,7 @@ __all__ = [
     "Embedder",
     "EpochViews",
     "GraphLike",
+    "RatingModel",
     "Scorer",
     "SideFeatures",
     "Trainable",
