@@ -30,7 +30,10 @@ def _run(tmp_path: Path, liked: int = LIKED) -> tuple[Path, Split]:
     users, items = np.r_[users, np.zeros(len(rest), np.int64)], np.r_[items, rest]
     train = Interactions.from_pairs(users, items, ids_u, ids_i)
     empty = Interactions.from_pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), ids_u, ids_i)
-    meta = pd.DataFrame({"title": [f"Film {i}" for i in range(N_ITEMS)], "genres": ["Drama"] * N_ITEMS})
+    meta = pd.DataFrame(
+        {"title": [f"Film {i}" for i in range(N_ITEMS)], "genres": ["Drama"] * N_ITEMS,
+         "director": [f"Director {i % 3}" for i in range(N_ITEMS)]}
+    )  # fmt: skip
     ds = Dataset("toy", np.zeros(0, np.int64), np.zeros(0, np.int64), ids_u, ids_i, item_meta=meta)
     split = Split(train, empty, empty, method="given")
     out = tmp_path / "run"
@@ -91,6 +94,9 @@ def _likes_low_numbers(messages: list[dict[str, str]]) -> list[tuple[str, float]
 
 
 def _answer(messages: list[dict[str, str]]) -> str:
+    if "Give facts about this movie" in messages[-1]["content"]:
+        assert "Director" not in messages[-1]["content"]  # the answer is never in the question
+        return '{"director": "director  0"}'
     return "1::2" if "Candidates:" in messages[-1]["content"] else "Yes"
 
 
@@ -114,6 +120,9 @@ def test_llm_teacher_listwise_position_bias_and_pointwise_logprobs(tmp_path: Pat
     )
     assert t["pointwise"]["projected_full_run"]["prompts"] == N_USERS * 6
     assert t["listwise"]["label"] == "LLM openai / m"
+    acc = report["attribute_accuracy"]
+    right = sum(int(i[1:]) % 3 == 0 for i in acc["items"])  # items whose director is "Director 0"
+    assert (acc["asked"], acc["right"], acc["accuracy"]) == (20, right, right / 20) and 0 < right < 20
 
 
 def test_a_teacher_that_times_out_and_one_in_another_language(tmp_path: Path) -> None:

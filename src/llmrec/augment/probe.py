@@ -23,7 +23,7 @@ import numpy as np
 
 from llmrec.augment.ask import ask
 from llmrec.augment.inputs import Inputs, describe_items, load_inputs
-from llmrec.augment.parsers import parse_pair
+from llmrec.augment.parsers import parse_attributes, parse_pair
 from llmrec.augment.pointwise import ask_pointwise, pointwise_prompt, pointwise_request
 from llmrec.augment.probe_stats import (
     bootstrap_interval,
@@ -33,13 +33,23 @@ from llmrec.augment.probe_stats import (
     user_metrics,
     verdict,
 )
-from llmrec.augment.prompts import EDGES_TEMPLATE, chat, edges_expected, edges_prompt, estimate_tokens
+from llmrec.augment.prompts import (
+    ATTRIBUTES_TEMPLATE,
+    EDGES_TEMPLATE,
+    attributes_expected,
+    attributes_prompt,
+    chat,
+    edges_expected,
+    edges_prompt,
+    estimate_tokens,
+    item_line,
+)
 from llmrec.data.dataset import Split
 from llmrec.errors import ConfigError
 from llmrec.llm import Accounting, LLMConfig, LLMError, open_llm, resolve_llm_config
 
 log = logging.getLogger("llmrec")
-MODES = ("listwise", "pointwise")
+MODES = ("listwise", "pointwise", "attributes")
 COMPLETION_TOKENS = {"listwise": 4, "pointwise": 1}  # estimated answer lengths, for the projection
 
 
@@ -54,6 +64,7 @@ class ProbeConfig:
     modes: tuple[str, ...] = MODES  # the LLM's question kinds (none without an LLM)
     simulated: tuple[float, ...] = ()  # qualities p of simulated teachers to probe alongside (labelled)
     top_logprobs: int = 5
+    attribute_items: int = 20  # items with a known director asked for it (mode "attributes")
     history_token_budget: int = 1024
     max_field_words: int = 12
     history_field_words: int = 4
@@ -247,7 +258,13 @@ def _ask_teacher(
     extra: dict[str, dict[str, Any]] = {}
     cached = open_llm(resolved, env)
     try:
-        for mode in cfg.modes:
+        if "attributes" in cfg.modes:
+            cached.stats = accounting.stage("probe-attributes")
+            try:
+                report["attribute_accuracy"] = attribute_accuracy(cached, inputs, cfg)
+            except LLMError as exc:
+                report["messages"].append(f"attributes: the teacher could not be asked: {exc}")
+        for mode in [m for m in cfg.modes if m != "attributes"]:
             cached.stats = accounting.stage(f"probe-{mode}")
             ask_mode = _listwise if mode == "listwise" else _pointwise
             try:
@@ -269,6 +286,47 @@ def _ask_teacher(
     finally:
         cached.close()
     return scores, extra
+
+
+def attribute_accuracy(llm: Any, inputs: Inputs, cfg: ProbeConfig) -> dict[str, Any]:
+    """Ask for the director of items whose director the dataset knows, shown only title, year and genres;
+    the share answered right (any named director matching one of the dataset's, case and spaces aside)."""
+    known = [i for i, meta in enumerate(inputs.items) if meta.get("director") and meta.get("title")]
+    if not known:
+        return {"asked": 0, "note": "the dataset names no directors: nothing to check against"}
+    rng = np.random.default_rng([cfg.seed, 3])
+    chosen = sorted(rng.choice(known, size=min(cfg.attribute_items, len(known)), replace=False).tolist())
+    shown = [
+        item_line(
+            {k: inputs.items[i].get(k, "") for k in ("title", "year", "genres")}, str(i), cfg.max_field_words
+        )
+        for i in chosen
+    ]
+    requests = [
+        chat(attributes_prompt(line, ("director",), inputs.noun), ATTRIBUTES_TEMPLATE) for line in shown
+    ]
+    asked = ask(
+        llm, requests,
+        [("director",)] * len(shown), lambda keys: functools.partial(parse_attributes, keys=keys),
+        attributes_expected, llm.stats,
+    )  # fmt: skip
+    norm = lambda text: {" ".join(n.lower().split()) for n in text.split(",") if n.strip()}  # noqa: E731
+    right = [
+        value is not None
+        and bool(value["director"])
+        and bool(norm(value["director"] or "") & norm(inputs.items[i]["director"]))
+        for i, value in zip(chosen, asked.values, strict=True)
+    ]
+    summary = asked.summary()
+    return {
+        "attribute": "director",
+        "asked": len(chosen),
+        "right": int(sum(right)),
+        "accuracy": round(sum(right) / len(chosen), 4),
+        "unknown_or_unparsed": int(sum(v is None or not v["director"] for v in asked.values)),
+        "rejected_first_answers": summary["rejected_first_answers"],
+        "items": [str(inputs.train.item_ids[i]) for i in chosen],
+    }
 
 
 def _listwise(

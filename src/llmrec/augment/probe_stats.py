@@ -143,6 +143,13 @@ def format_probe(report: Mapping[str, Any]) -> str:
                 f"  {name} full run: {p['prompts']:,} prompts, ~{p['prompt_tokens_estimated']:,} prompt "
                 f"tokens, ~${p['cost_usd_estimated']:.2f}"
             )
+    acc = report.get("attribute_accuracy")
+    if acc and acc.get("asked"):
+        lines.append(
+            f"attributes: director right for {acc['right']} of {acc['asked']} items ({acc['accuracy']:.0%}; "
+            f"unknown or unparsed {acc['unknown_or_unparsed']}; first answers rejected "
+            f"{acc['rejected_first_answers'] or 'none'})"
+        )
     skipped = {k: v for k, v in sample.items() if k not in ("asked_for", "probed") and v}
     if skipped:
         lines.append(f"users not probed: {skipped}")

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--config", type=Path, help="TOML with an [llm] table (default: the run's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an llm.* key")
     p.add_argument("--users", type=int, help="users probed (default 100)")
-    p.add_argument("--modes", help="comma-separated question kinds: listwise, pointwise (default: both)")
+    p.add_argument("--modes", help="comma-separated: listwise, pointwise, attributes (default: all three)")
     p.add_argument(
         "--simulated", help="comma-separated qualities p of SIMULATED teachers to score alongside (labelled)"
     )
