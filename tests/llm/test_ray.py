@@ -56,7 +56,10 @@ def test_ray_workers_match_one_process_and_survive_a_killed_worker(
     got = llm.complete_all(requests)
     assert [g.text for g in got] == [e.text for e in expected]  # type: ignore[union-attr]
     assert (tmp_path / "store" / "died-once").exists()  # the kill happened
-    assert server.completed == asked_once == 24  # the killed worker's 3 answers were not asked again
+    # The killed worker's 3 stored answers are not asked again (that would make 27); the one request it
+    # had in flight when it died (concurrency 1: the next is sent before an answer is handed on) may
+    # be, depending on whether it reached the server before the kill.
+    assert asked_once == 24 and 24 <= server.completed <= 24 + cfg.concurrency
     assert {c: getattr(llm.stats, c) for c in counters} == audit  # the same audit as one process
     llm.close()
     # The run's cache holds every answer: a rerun in this process asks nothing.
