@@ -9,6 +9,7 @@ makes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,29 @@ class RunContext:
         metric = self.cfg.train.metric
         base = self.base()
         return f"best validation {metric} ({base.valid_score(metric):.4f}) of {list(self.baselines)}"
+
+
+@dataclass
+class Scored:
+    """A method's result that is only its metrics (a rerank of another model's lists), as summary.json
+    reads any method's."""
+
+    name: str
+    metrics: dict[str, Any]
+
+    def valid_score(self, metric: str) -> float:
+        """Its mean validation `metric`."""
+        return float(self.metrics["valid"].get(metric, float("-inf")))
+
+
+def saved_metrics(out: Path, key: str) -> dict[str, Any] | None:
+    """`out/metrics.json` when it was written for the same inputs and settings (its `fingerprint` is
+    `key`), else None: a finished stage is reused, a changed one is redone."""
+    path = out / "metrics.json"
+    if not path.is_file():
+        return None
+    saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return saved if saved.get("fingerprint") == key else None
 
 
 def best_of(runs: Mapping[str, Result], metric: str) -> str:

@@ -11,11 +11,9 @@ merged lists (candidates first, then the base ranking) are scored with every oth
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,7 +44,7 @@ from llmrec.rerank.adapter import model_values
 from llmrec.rerank.evaluation import mean_of
 from llmrec.rerank.texts import ItemTexts
 from llmrec.rundir import load_item_meta
-from llmrec.stages import BASE, Method, RunContext, Stage, Variant, trained
+from llmrec.stages import BASE, Method, RunContext, Scored, Stage, Variant, saved_metrics, trained
 from llmrec.train import fit_edges
 
 NAME, AUGMENTED_BASE = "llama4rec", "llama4rec-base"
@@ -146,7 +144,7 @@ def rerank_stage(ctx: RunContext, method: Method) -> None:
     out = ctx.model_dir(NAME)
     llm = {k: getattr(ctx.cfg.llm, k) for k in LLM_FIELDS} if section.reranker == "llm" else None
     key = cfgmod.fingerprint(base.metrics["fingerprint"], cfgmod.to_dict(section), llm, ctx.cfg.eval.ks)
-    saved = _saved(out, key)
+    saved = saved_metrics(out, key)
     if saved is None:
         start = time.perf_counter()
         with ExitStack() as stack:
@@ -156,7 +154,7 @@ def rerank_stage(ctx: RunContext, method: Method) -> None:
         saved = _metrics(ctx, base, runs, time.perf_counter() - start)
         saved.update(fingerprint=key, reranker=teacher, llm_usage=usage["total"])
         write_json(out / "metrics.json", saved)
-    ctx.trained[NAME] = ctx.values[trained(NAME)] = _Reranked(NAME, saved)
+    ctx.trained[NAME] = ctx.values[trained(NAME)] = Scored(NAME, saved)
     ctx.notes.setdefault("rerankers", {})[NAME] = {"base": base.name, "reranker": saved["reranker"]}
 
 
@@ -233,25 +231,6 @@ def _metrics(ctx: RunContext, base: TrainedRun, runs: list[dict[str, Any]], seco
     }
 
 
-def _saved(out: Path, key: str) -> dict[str, Any] | None:
-    """A finished rerank of the same inputs and settings, or None."""
-    path = out / "metrics.json"
-    if not path.is_file():
-        return None
-    saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return saved if saved.get("fingerprint") == key else None
-
-
-@dataclasses.dataclass
-class _Reranked:
-    """The result of a rerank: its metrics, as summary.json reads any method's."""
-
-    name: str
-    metrics: dict[str, Any]
-
-    def valid_score(self, metric: str) -> float:
-        """Its mean validation `metric`."""
-        return float(self.metrics["valid"].get(metric, float("-inf")))
 
 
 def _no_pairs(cfg: RunConfig) -> str | None:

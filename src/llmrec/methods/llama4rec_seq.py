@@ -12,11 +12,9 @@ The teacher is an LLM, or the labelled no-LLM one (title vectors closest to the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,7 +40,7 @@ from llmrec.rerank.sequential import insert_picks, pick_next, rerank_sequences
 from llmrec.rerank.texts import ItemTexts
 from llmrec.rundir import load_item_meta
 from llmrec.seqtrain import sequence_scorer
-from llmrec.stages import Method, RunContext, Stage, Variant, trained
+from llmrec.stages import Method, RunContext, Scored, Stage, Variant, saved_metrics, trained
 from llmrec.tasks.sequential import SequentialRun, train_sequential
 
 NAME, BASE_NAME, RETRAINED = "llama4rec-seq", "sasrec", "llama4rec-seq-sasrec"
@@ -176,7 +174,7 @@ def rerank_stage(ctx: RunContext, method: Method) -> None:
     llm = {k: getattr(ctx.cfg.llm, k) for k in LLM_FIELDS} if section.reranker == "llm" else None
     key = cfgmod.fingerprint(base.metrics["fingerprint"], cfgmod.to_dict(section), llm, ctx.cfg.eval.ks)
     out = ctx.model_dir(NAME)
-    saved = _saved(out, key)
+    saved = saved_metrics(out, key)
     if saved is None:
         start = time.perf_counter()
         with ExitStack() as stack:
@@ -193,7 +191,7 @@ def rerank_stage(ctx: RunContext, method: Method) -> None:
                  "config": cfgmod.to_dict(ctx.cfg), "fingerprint": key, "reranker": teacher,
                  "llm_usage": usage}  # fmt: skip
         write_json(out / "metrics.json", saved)
-    ctx.trained[NAME] = ctx.values[trained(NAME)] = _Reranked(NAME, saved)
+    ctx.trained[NAME] = ctx.values[trained(NAME)] = Scored(NAME, saved)
     ctx.notes.setdefault("rerankers", {})[NAME] = {"base": base.name, "reranker": saved["reranker"]}
 
 
@@ -248,25 +246,6 @@ def _choose(
     return cfg, (choice.alpha1, choice.alpha2)
 
 
-def _saved(out: Path, key: str) -> dict[str, Any] | None:
-    """A finished rerank of the same inputs and settings, or None."""
-    path = out / "metrics.json"
-    if not path.is_file():
-        return None
-    saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return saved if saved.get("fingerprint") == key else None
-
-
-@dataclass
-class _Reranked:
-    """The result of a rerank: its metrics, as summary.json reads any method's."""
-
-    name: str
-    metrics: dict[str, Any]
-
-    def valid_score(self, metric: str) -> float:
-        """Its mean validation `metric`."""
-        return float(self.metrics["valid"].get(metric, float("-inf")))
 
 
 def _no_augment(cfg: RunConfig) -> str | None:
