@@ -168,6 +168,18 @@ def std_metrics(maps: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.std([m[k] for m in maps], ddof=1)) if len(maps) > 1 else 0.0 for k in maps[0]}
 
 
+def over_seeds(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The validation and test means and standard deviations of per-seed run records, in the keys
+    every metrics.json holds (`valid`, `valid_std`, `test`, `test_std`)."""
+    valid, test = [r["valid"] for r in runs], [r["test"] for r in runs]
+    return {
+        "valid": mean_metrics(valid),
+        "valid_std": std_metrics(valid),
+        "test": mean_metrics(test),
+        "test_std": std_metrics(test),
+    }
+
+
 class EmbeddingScorer:
     """Scores over fixed embeddings (computed once, reused for every batch), and their exact top-K.
 

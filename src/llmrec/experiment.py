@@ -28,7 +28,7 @@ from llmrec.data.dataset import Dataset, Split
 from llmrec.data.prepare import load_dataset
 from llmrec.data.split import split as make_split
 from llmrec.errors import ConfigError, DataError
-from llmrec.evaluate import evaluate_users, group_means, mean_metrics, model_scorer, std_metrics
+from llmrec.evaluate import evaluate_users, group_means, model_scorer, over_seeds
 from llmrec.factory import model_capabilities, new_model
 from llmrec.features import AugmentedInputs, feature_dims, load_saved_inputs, save_inputs
 from llmrec.fingerprint import run_fingerprint
@@ -345,10 +345,7 @@ def summarise(
         "dataset": cfg.data.dataset,
         "model": cfg.model.name,
         "seeds": [r["seed"] for r in runs],
-        "valid": mean_metrics([r["valid"] for r in runs]),
-        "valid_std": std_metrics([r["valid"] for r in runs]),
-        "test": mean_metrics([r["test"] for r in runs]),
-        "test_std": std_metrics([r["test"] for r in runs]),
+        **over_seeds(runs),
         "runs": runs,
         "train_seconds": seconds,
         "split": {

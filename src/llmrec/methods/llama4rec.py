@@ -21,28 +21,24 @@ import numpy as np
 from llmrec import config as cfgmod
 from llmrec.atomic import atomic_write, write_json
 from llmrec.config import RunConfig
-from llmrec.encode import SentenceEncoder, VectorStore, encode_texts
 from llmrec.errors import ConfigError
-from llmrec.evaluate import group_means, mean_metrics, std_metrics
+from llmrec.evaluate import group_means, over_seeds
 from llmrec.experiment import TrainedRun, train_seeds
 from llmrec.factory import model_capabilities
 from llmrec.features import AugmentedInputs
-from llmrec.llm import Accounting, CachedLLM, open_llm, resolve_llm_config
 from llmrec.models import SideFeatures
 from llmrec.rerank import (
-    LOCAL_RERANKER,
     Llama4RecConfig,
     RerankResult,
     choose_alpha,
     conventional_top,
     evaluate_lists,
-    item_texts,
     pair_augmentation,
     rerank_users,
 )
 from llmrec.rerank.adapter import model_values
 from llmrec.rerank.evaluation import mean_of
-from llmrec.rerank.texts import ItemTexts
+from llmrec.rerank.side import RerankSide
 from llmrec.rundir import load_item_meta
 from llmrec.stages import BASE, Method, RunContext, Scored, Stage, Variant, saved_metrics, trained
 from llmrec.train import fit_edges
@@ -71,33 +67,15 @@ def _base(ctx: RunContext, section: Llama4RecConfig) -> TrainedRun:
     return base
 
 
-class _Side:
-    """Item texts, their vectors and the LLM, opened once per stage and closed with it."""
-
-    def __init__(self, ctx: RunContext, section: Llama4RecConfig, base: TrainedRun, stack: ExitStack) -> None:
-        meta = load_item_meta(base.out)
-        ids = base.split.train.item_ids.tolist()
-        self.texts: ItemTexts | None = None if meta is None else item_texts(meta.to_dict("records"), ids)
-        self.vectors: np.ndarray | None = None
-        self.accounting = Accounting(ctx.cfg.llm.prices)
-        self.llm: CachedLLM | None = None
-        if section.reranker == "llm":
-            if self.texts is None:
-                raise ConfigError(f"llama4rec.reranker = 'llm' needs item titles; {base.out} saved none")
-            self.llm = open_llm(resolve_llm_config(ctx.cfg.llm, ctx.env), ctx.env)
-            stack.callback(self.llm.close)
-        else:
-            lines = self.texts.full if self.texts is not None else [str(i) for i in ids]
-            store = VectorStore(ctx.cfg.augment.vector_cache)
-            stack.callback(store.close)
-            encoder = SentenceEncoder(ctx.cfg.augment.encoder, ctx.cfg.augment.encode_batch, False)
-            self.vectors = encode_texts(lines, encoder, store)
-
-    def teacher(self) -> dict[str, Any]:
-        """Who reranked, as recorded in every output."""
-        if self.llm is None:
-            return dict(LOCAL_RERANKER)
-        return {"kind": "llm", "backend": self.llm.kind, "model": self.llm.model}
+def _side(ctx: RunContext, reranker: str, base: TrainedRun, stack: ExitStack) -> RerankSide:
+    """Item texts, their vectors or the LLM for one stage (closed with `stack`)."""
+    meta = load_item_meta(base.out)
+    records = None if meta is None else meta.to_dict("records")
+    ids = base.split.train.item_ids.tolist()
+    cfg = ctx.cfg
+    return RerankSide(
+        records, ids, reranker, cfg.llm, cfg.augment, ctx.env, stack, NAME, base.out, short=False
+    )
 
 
 def pairs_stage(ctx: RunContext, method: Method) -> None:
@@ -106,7 +84,7 @@ def pairs_stage(ctx: RunContext, method: Method) -> None:
     base = _base(ctx, section)
     split = base.split
     with ExitStack() as stack:
-        side = _Side(ctx, section, base, stack)
+        side = _side(ctx, section.reranker, base, stack)
         score, _ = model_values(base.model(), base.graph)
         candidates = conventional_top(score, split.train.user_items, section.n_candidates)
         stats = side.accounting.stage("llama4rec.pairs")
@@ -148,7 +126,7 @@ def rerank_stage(ctx: RunContext, method: Method) -> None:
     if saved is None:
         start = time.perf_counter()
         with ExitStack() as stack:
-            side = _Side(ctx, section, base, stack)
+            side = _side(ctx, section.reranker, base, stack)
             runs = [_rerank_seed(section, base, seed, side) for seed in base.seeds]
             usage, teacher = side.accounting.to_dict(), side.teacher()
         saved = _metrics(ctx, base, runs, time.perf_counter() - start)
@@ -158,7 +136,7 @@ def rerank_stage(ctx: RunContext, method: Method) -> None:
     ctx.notes.setdefault("rerankers", {})[NAME] = {"base": base.name, "reranker": saved["reranker"]}
 
 
-def _rerank_seed(section: Llama4RecConfig, base: TrainedRun, seed: int, side: _Side) -> dict[str, Any]:
+def _rerank_seed(section: Llama4RecConfig, base: TrainedRun, seed: int, side: RerankSide) -> dict[str, Any]:
     """One seed: rerank for validation, choose alpha there, rerank for test, score the merged lists."""
     split = base.split
     train = split.train
@@ -220,10 +198,7 @@ def _metrics(ctx: RunContext, base: TrainedRun, runs: list[dict[str, Any]], seco
         "model": NAME,
         "base": base.name,
         "seeds": [r["seed"] for r in runs],
-        "valid": mean_metrics([r["valid"] for r in runs]),
-        "valid_std": std_metrics([r["valid"] for r in runs]),
-        "test": mean_metrics([r["test"] for r in runs]),
-        "test_std": std_metrics([r["test"] for r in runs]),
+        **over_seeds(runs),
         "runs": runs,
         "train_seconds": seconds,
         "split": base.metrics.get("split", {}),

@@ -24,7 +24,7 @@ from llmrec.atomic import write_json
 from llmrec.augment.prompts import item_line, item_noun
 from llmrec.config import RunConfig
 from llmrec.errors import ConfigError
-from llmrec.evaluate import mean_metrics, std_metrics
+from llmrec.evaluate import over_seeds
 from llmrec.llm import Accounting, CachedLLM, open_llm, resolve_llm_config
 from llmrec.methods.rating_common import check_rating_data, split_of
 from llmrec.models import DeepFMConfig
@@ -213,10 +213,7 @@ def aggregate_stage(ctx: RunContext, method: Method) -> None:
         "task": "rating",
         "base": BASE_ROW,
         "seeds": [r["seed"] for r in runs],
-        "valid": mean_metrics([r["valid"] for r in runs]),
-        "valid_std": std_metrics([r["valid"] for r in runs]),
-        "test": mean_metrics([r["test"] for r in runs]),
-        "test_std": std_metrics([r["test"] for r in runs]),
+        **over_seeds(runs),
         "runs": runs,
         "train_seconds": time.perf_counter() - start,
         "split": split.describe(),

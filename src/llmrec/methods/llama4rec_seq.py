@@ -23,21 +23,18 @@ from llmrec import config as cfgmod
 from llmrec.atomic import atomic_write, write_json
 from llmrec.config import RunConfig
 from llmrec.data.sequences import padded
-from llmrec.encode import SentenceEncoder, VectorStore, encode_texts
 from llmrec.errors import ConfigError
 from llmrec.evaluate import group_means, mean_metrics, std_metrics
-from llmrec.llm import Accounting, CachedLLM, open_llm, resolve_llm_config
 from llmrec.rerank import (
     Llama4RecConfig,
     RerankResult,
     choose_alpha,
     conventional_top,
     evaluate_lists,
-    item_texts,
 )
 from llmrec.rerank.evaluation import mean_of
 from llmrec.rerank.sequential import insert_picks, pick_next, rerank_sequences
-from llmrec.rerank.texts import ItemTexts
+from llmrec.rerank.side import RerankSide
 from llmrec.rundir import load_item_meta
 from llmrec.seqtrain import sequence_scorer
 from llmrec.stages import Method, RunContext, Scored, Stage, Variant, saved_metrics, trained
@@ -88,29 +85,15 @@ class Llama4RecSeqConfig:
         )  # fmt: skip
 
 
-class _Side:
-    """Item texts, their title vectors (no-LLM teacher) or the LLM, opened once per stage."""
-
-    def __init__(
-        self, ctx: RunContext, section: Llama4RecSeqConfig, base: SequentialRun, stack: ExitStack
-    ) -> None:
-        meta = load_item_meta(base.out)
-        ids = base.split.item_ids.tolist()
-        self.texts: ItemTexts | None = None if meta is None else item_texts(meta.to_dict("records"), ids)
-        self.vectors: np.ndarray | None = None
-        self.llm: CachedLLM | None = None
-        self.accounting = Accounting(ctx.cfg.llm.prices)
-        if section.reranker == "llm":
-            if self.texts is None:
-                raise ConfigError(f"{NAME}.reranker = 'llm' needs item titles; {base.out} saved none")
-            self.llm = open_llm(resolve_llm_config(ctx.cfg.llm, ctx.env), ctx.env)
-            stack.callback(self.llm.close)
-        else:
-            lines = self.texts.short if self.texts is not None else [str(i) for i in ids]
-            store = VectorStore(ctx.cfg.augment.vector_cache)
-            stack.callback(store.close)
-            encoder = SentenceEncoder(ctx.cfg.augment.encoder, ctx.cfg.augment.encode_batch, False)
-            self.vectors = encode_texts(lines, encoder, store)
+def _side(ctx: RunContext, reranker: str, base: SequentialRun, stack: ExitStack) -> RerankSide:
+    """Item texts, their vectors or the LLM for one stage (closed with `stack`)."""
+    meta = load_item_meta(base.out)
+    records = None if meta is None else meta.to_dict("records")
+    ids = base.split.item_ids.tolist()
+    cfg = ctx.cfg
+    return RerankSide(
+        records, ids, reranker, cfg.llm, cfg.augment, ctx.env, stack, NAME, base.out, short=True
+    )
 
 
 def _section(ctx: RunContext, method: Method) -> Llama4RecSeqConfig:
@@ -134,7 +117,7 @@ def augment_stage(ctx: RunContext, method: Method) -> None:
     edges = split.interactions()
     rcfg = section.rerank(n=section.pick_candidates)
     with ExitStack() as stack:
-        side = _Side(ctx, section, base, stack)
+        side = _side(ctx, section.reranker, base, stack)
         score = sequence_scorer(base.model(), padded(split.train, base.max_len))
         top = conventional_top(score, edges.train.user_items, section.pick_candidates)
         stats = side.accounting.stage(f"{NAME}.augment")
@@ -178,7 +161,7 @@ def rerank_stage(ctx: RunContext, method: Method) -> None:
     if saved is None:
         start = time.perf_counter()
         with ExitStack() as stack:
-            side = _Side(ctx, section, base, stack)
+            side = _side(ctx, section.reranker, base, stack)
             runs = [_rerank_seed(rcfg, section, base, seed, side) for seed in base.seeds]
             usage = side.accounting.to_dict()["total"]
         teacher = runs[0]["teacher"]
@@ -196,7 +179,7 @@ def rerank_stage(ctx: RunContext, method: Method) -> None:
 
 
 def _rerank_seed(
-    rcfg: Llama4RecConfig, section: Llama4RecSeqConfig, base: SequentialRun, seed: int, side: _Side
+    rcfg: Llama4RecConfig, section: Llama4RecSeqConfig, base: SequentialRun, seed: int, side: RerankSide
 ) -> dict[str, Any]:
     """One seed: rerank for validation, choose alpha there, rerank for test, score the merged lists."""
     split = base.split

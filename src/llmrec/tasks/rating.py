@@ -27,7 +27,7 @@ from torch import nn
 from llmrec import config as cfgmod
 from llmrec.atomic import atomic_write, write_json
 from llmrec.config import TrainConfig
-from llmrec.evaluate import mean_metrics, std_metrics
+from llmrec.evaluate import over_seeds
 from llmrec.models import RATING_MODELS
 from llmrec.models.base import RatingModel
 from llmrec.tasks.rating_data import Fields, Ratings, RatingSplit
@@ -229,10 +229,7 @@ def train_rating_seeds(
         "model": model,
         "task": "rating",
         "seeds": seeds,
-        "valid": mean_metrics([r["valid"] for r in runs]),
-        "valid_std": std_metrics([r["valid"] for r in runs]),
-        "test": mean_metrics([r["test"] for r in runs]),
-        "test_std": std_metrics([r["test"] for r in runs]),
+        **over_seeds(runs),
         "runs": runs,
         "train_seconds": float(sum(r["train_seconds"] for r in runs)),
         "split": split.describe(),

@@ -26,7 +26,7 @@ from llmrec.config import RunConfig
 from llmrec.data.dataset import Dataset, Split
 from llmrec.data.sequences import SequenceSplit, sequence_split
 from llmrec.errors import DataError
-from llmrec.evaluate import group_means, mean_metrics, std_metrics
+from llmrec.evaluate import group_means, over_seeds
 from llmrec.factory import model_options, new_model
 from llmrec.fingerprint import run_fingerprint
 from llmrec.rundir import atomic_torch_save, model_file, save_split
@@ -174,10 +174,7 @@ def summarise(
         "dataset": cfg.data.dataset,
         "model": cfg.model.name,
         "seeds": [r["seed"] for r in runs],
-        "valid": mean_metrics([r["valid"] for r in runs]),
-        "valid_std": std_metrics([r["valid"] for r in runs]),
-        "test": mean_metrics([r["test"] for r in runs]),
-        "test_std": std_metrics([r["test"] for r in runs]),
+        **over_seeds(runs),
         "runs": runs,
         "train_seconds": seconds,
         "split": {
