@@ -8,7 +8,7 @@ kind the gate runs on the corrupted table (trained on it, cross-fitted, without 
 the share of corrupted aspects removed and of genuine aspects kept; on the clean table, the share kept.
 
 Usage: OMP_NUM_THREADS=1 nice -n 10 python benchmarks/er2alm_gate_ml100k.py --data-dir ../shared/data \\
-           [--set epochs=60 --set folds=4 ...] [--json benchmarks/results/er2alm_gate_ml100k.json]
+           [--set epochs=60 --set folds=4 ...] [--grounding] [--json benchmarks/results/NAME.json]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from llmrec.data.prepare import load_dataset
 from llmrec.encode import SentenceEncoder, VectorStore, encode_texts
 from llmrec.er2alm.corrupt import corruption_study
 from llmrec.er2alm.embed import aspect_vectors
+from llmrec.er2alm.grounding import Grounding, build_grounding
 from llmrec.er2alm.prompts import DEFAULT_ASPECTS
 from llmrec.er2alm.reliability import ReliabilityConfig
 from llmrec.er2alm.supplement import basic_text, documents_of, local_supplement
@@ -43,6 +44,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], help="a ReliabilityConfig knob, e.g. folds=4")
     parser.add_argument("--json", default="")
+    parser.add_argument(
+        "--grounding", action="store_true", help="the gate also reads word grounding (er2alm/grounding.py)"
+    )
     args = parser.parse_args()
     knobs = {k: ast.literal_eval(v) for k, v in (s.split("=", 1) for s in args.set)}
     cfg = ReliabilityConfig(**knobs)
@@ -61,7 +65,8 @@ def main() -> None:
         for r in meta[["title", "year", "genres"]].to_dict("records")
     ]  # fmt: skip
     aspects = local_supplement(items, documents_of(retrieval.decisions, corpus.fields), DEFAULT_ASPECTS)
-    basic = encode_texts([basic_text(m, str(i)) for i, m in enumerate(items)], encoder, store)
+    basics = [basic_text(m, str(i)) for i, m in enumerate(items)]
+    basic = encode_texts(basics, encoder, store)
     marker = encode_texts([p or "" for p in retrieval.passages], encoder, store, dim=basic.shape[1])
 
     def embed(table: list[list[str | None]]) -> np.ndarray:
@@ -71,9 +76,14 @@ def main() -> None:
         )
 
     prepared = time.perf_counter() - start
+
+    def ground(table: list[list[str | None]]) -> Grounding:
+        return build_grounding(table, basics, retrieval.passages)
+
     result = corruption_study(
-        aspects.table(), DEFAULT_ASPECTS, basic, marker, embed, cfg, args.rate, args.seed
-    )
+        aspects.table(), DEFAULT_ASPECTS, basic, marker, embed, cfg, args.rate, args.seed,
+        ground if args.grounding else None,
+    )  # fmt: skip
     store.close()
     out: dict[str, Any] = {
         "items": len(items),

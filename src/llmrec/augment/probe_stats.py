@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 ALPHA = 0.05
 
@@ -74,6 +73,8 @@ def paired_test(teacher: np.ndarray, reference: np.ndarray, metric: str = "auc")
     # exact for few distinct differences; the normal approximation otherwise (scipy's fallback for
     # ties is a permutation test that takes seconds)
     exact = len(diff) <= 25 and len(np.unique(np.abs(diff))) == len(diff)
+    from scipy import stats  # lazy: scipy.stats costs 0.7 s of every start-up
+
     p = float(stats.wilcoxon(diff, alternative="greater", method="exact" if exact else "approx").pvalue)
     return {"metric": metric, "users": int(both.sum()), "mean_difference": mean, "p_value": p}
 
@@ -82,6 +83,8 @@ def position_counts(picks: np.ndarray, n: int) -> dict[str, Any]:
     """How often each list position (1-based) was picked, and a chi-square test against uniform."""
     picks = picks[picks >= 0]
     counts = np.bincount(picks, minlength=n)[:n]
+    from scipy import stats  # lazy: scipy.stats costs 0.7 s of every start-up
+
     p = float(stats.chisquare(counts).pvalue) if counts.sum() >= n else float("nan")
     top = int(np.argmax(counts)) + 1 if counts.sum() else 0
     share = round(float(counts.max() / counts.sum()), 4) if counts.sum() else 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -30,6 +31,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="write one explanation sentence per question with the run's [llm] backend (cached)",
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads for scoring (default 1)")
+    p.add_argument(
+        "--index",
+        choices=("exact", "auto", "ivf", "hnsw"),
+        default="exact",
+        help="search for unfiltered lists: exact (default; equals `llmrec recommend`), an approximate "
+        "FAISS index (ivf, hnsw), or auto (exact up to 200,000 items, ivf above); see docs/scale.md",
+    )
     p.add_argument("--max-body", type=int, default=64 * 1024, help="largest request body in bytes")
     p.add_argument("--access-log", action="store_true", help="log every request (slower)")
     p.add_argument(
@@ -51,7 +59,8 @@ def _app(settings: dict[str, Any]) -> Any:
     from llmrec.serve.explain import Sentences
 
     torch.set_num_threads(max(1, int(settings["threads"])))
-    served = load_served(Path(settings["run_dir"]), settings["model"])
+    index = _index(settings["index"])
+    served = load_served(Path(settings["run_dir"]), settings["model"], index)
     sentences = Sentences(None)
     if settings["llm"]:
         from llmrec.llm import open_llm, resolve_llm_config
@@ -59,7 +68,24 @@ def _app(settings: dict[str, Any]) -> Any:
         env = dict(os.environ)
         sentences = Sentences(open_llm(resolve_llm_config(served.recommender.run.cfg.llm, env), env))
     token = os.environ.get(ENV_ADMIN_TOKEN) or None
-    return create_app(served, sentences, token, int(settings["max_body"]), workers=int(settings["workers"]))
+    loader = functools.partial(_load, index=index)
+    return create_app(
+        served, sentences, token, int(settings["max_body"]), loader=loader, workers=int(settings["workers"])
+    )
+
+
+def _index(kind: str) -> Any:
+    """`IndexParams` for `--index` (None for exact: no index at all)."""
+    from llmrec.ann import IndexParams
+
+    return None if kind == "exact" else IndexParams(kind=kind)
+
+
+def _load(run_dir: Path, model: str | None, index: Any) -> Any:
+    """`load_served` with the server's index settings (also for POST /admin/reload)."""
+    from llmrec.serve import load_served
+
+    return load_served(run_dir, model, index)
 
 
 def worker_app() -> Any:
@@ -76,7 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = {
         "run_dir": str(args.run_dir), "model": args.model, "llm": args.llm, "max_body": args.max_body,
-        "threads": args.threads, "workers": max(1, args.workers),
+        "threads": args.threads, "workers": max(1, args.workers), "index": args.index,
     }  # fmt: skip
     common = {
         "host": args.host,

@@ -56,6 +56,9 @@ class ER2ALMConfig:
     gate_hidden: int = 64
     gate_similarity: str = "centroid"  # sim(E, a) of Eq. 10: centroid | max
     gate_noise_at_judgment: bool = False  # draw Eq. 7's eps when judging too (off: eps = 1/2)
+    # the gate also reads how much of each aspect the item's basic attributes and passage name (our
+    # addition, er2alm/grounding.py; off: the paper's vector-only Eq. 6)
+    gate_grounding: bool = True
 
     def __post_init__(self) -> None:
         if self.teacher not in TEACHERS:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from llmrec.er2alm.grounding import Grounding
 from llmrec.er2alm.reliability import ReliabilityConfig, run_gate
 
 KINDS = ("swap", "nonsense")
@@ -111,21 +112,25 @@ def corruption_study(
     cfg: ReliabilityConfig,
     rate: float = 0.2,
     seed: int = 0,
+    ground: Callable[[list[list[str | None]]], Grounding] | None = None,
 ) -> dict[str, Any]:
     """Per corruption kind: share of corrupted aspects removed, share of genuine ones kept.
 
-    `embed` turns a [item][aspect] table into [n_items, n_aspects, d] vectors (zeros where missing).
+    `embed` turns a [item][aspect] table into [n_items, n_aspects, d] vectors (zeros where missing);
+    `ground`, when given, a table into the gate's grounding features (grounding.py).
     The uncorrupted table is measured too (`clean`: the share the gate drops with nothing wrong).
     """
-    out: dict[str, Any] = {"rate": rate, "seed": seed, "config": cfg.__dict__.copy()}
+    out: dict[str, Any] = {
+        "rate": rate, "seed": seed, "config": cfg.__dict__.copy(), "grounding": ground is not None
+    }  # fmt: skip
     clean = [list(r) for r in values]
     present = np.array([[bool(v) for v in row] for row in clean], dtype=bool)
-    gate = run_gate(cfg, basic, marker, embed(clean), present)
+    gate = run_gate(cfg, basic, marker, embed(clean), present, ground(clean) if ground else None)
     out["clean"] = {"genuine_kept": round(float(gate.kept[present].mean()), 4), "aspects": int(present.sum())}
     for kind in KINDS:
         table, mask = corrupt(values, aspects, kind, rate, seed)
         present = np.array([[bool(v) for v in row] for row in table], dtype=bool)
-        gate = run_gate(cfg, basic, marker, embed(table), present)
+        gate = run_gate(cfg, basic, marker, embed(table), present, ground(table) if ground else None)
         genuine = present & ~mask
         per_aspect = {
             a: {

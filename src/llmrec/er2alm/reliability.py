@@ -17,6 +17,8 @@ when it is reliable with respect to the item's trusted markers.
   (Eq. 9's "J >> theta"), kept at once. `cosine = False` leaves theta alone to decide.
 - Cross-fitting (our choice, `folds`): the scorer that judges an item never trained on it, so it cannot
   have memorised the item's (possibly wrong) aspects as reliable.
+- Grounding (our addition, optional): given a `Grounding`, the MLP also reads the share of the aspect's
+  words found in the item's basic attributes and passage, and whether a passage exists (grounding.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmrec.er2alm.grounding import Grounding
 from llmrec.errors import ConfigError
 
 ROUTES = ("missing", "fill", "sure", "cosine", "theta")  # how each aspect was decided
@@ -83,11 +86,12 @@ class RelationScorer(nn.Module):
     its kind's centroid.
     """
 
-    def __init__(self, dim: int, n_relations: int, hidden: int = 64, rank: int = 16) -> None:
+    def __init__(self, dim: int, n_relations: int, hidden: int = 64, rank: int = 16, extra: int = 0) -> None:
         super().__init__()
         self.down = nn.Parameter(torch.randn(2, n_relations, dim, rank) * 0.01)
         self.up = nn.Parameter(torch.zeros(2, n_relations, rank, dim))
-        self.mlp = nn.Sequential(nn.Linear(2 * dim + 4, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.extra = extra  # scalar features per pair beyond the cosines (grounding: 2)
+        self.mlp = nn.Sequential(nn.Linear(2 * dim + 4 + extra, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def transform(
         self, basic: torch.Tensor, marker: torch.Tensor, rel: torch.Tensor
@@ -101,20 +105,26 @@ class RelationScorer(nn.Module):
         return p, q
 
     def head(self, p: torch.Tensor, q: torch.Tensor, basic: torch.Tensor, aspect: torch.Tensor,
-             centroid: torch.Tensor) -> torch.Tensor:  # fmt: skip
-        """[B] scores w from transformed markers and the aspect vectors ([B, d] each; centroids [B, d])."""
+             centroid: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        """[B] scores w from transformed markers and the aspect vectors ([B, d] each; centroids [B, d];
+        `extra` [B, self.extra] when the scorer has extra features)."""
         cos = torch.stack(
             [F.cosine_similarity(p, aspect, dim=1), F.cosine_similarity(q, aspect, dim=1),
              F.cosine_similarity(basic, aspect, dim=1), F.cosine_similarity(aspect, centroid, dim=1)],
             dim=1,
         )  # fmt: skip
-        return self.mlp(torch.cat([p * aspect, q * aspect, cos], dim=1)).squeeze(1)
+        parts = [p * aspect, q * aspect, cos]
+        if self.extra:
+            assert extra is not None, "this scorer was built with extra features"
+            parts.append(extra)
+        return self.mlp(torch.cat(parts, dim=1)).squeeze(1)
 
     def forward(self, basic: torch.Tensor, marker: torch.Tensor, aspect: torch.Tensor,
-                rel: torch.Tensor, centroid: torch.Tensor) -> torch.Tensor:  # fmt: skip
+                rel: torch.Tensor, centroid: torch.Tensor, extra: torch.Tensor | None = None,
+                ) -> torch.Tensor:  # fmt: skip
         """[B] relation scores w of B pairs (vectors [B, d], relation ids [B], kind centroids [R, d])."""
         p, q = self.transform(basic, marker, rel)
-        return self.head(p, q, basic, aspect, centroid[rel])
+        return self.head(p, q, basic, aspect, centroid[rel], extra)
 
 
 def concrete(w: torch.Tensor, tau: float, bias: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -151,24 +161,28 @@ def _train(
     train_items: np.ndarray,
     centroid: torch.Tensor,
     seed: int,
+    grounding: Grounding | None = None,
 ) -> RelationScorer:
     """A scorer trained (Eq. 12 plus shuffled negatives) on the present aspects of `train_items`."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     n_kinds = present.shape[1]
-    model = RelationScorer(basic.shape[1], n_kinds, cfg.hidden, cfg.rank)
+    model = RelationScorer(basic.shape[1], n_kinds, cfg.hidden, cfg.rank, 2 if grounding else 0)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     mask = np.zeros_like(present)
     mask[train_items] = present[train_items]
     items, kinds = _pairs(mask)
     by_kind = [np.flatnonzero(mask[:, k]) for k in range(n_kinds)]
     it, kt = torch.from_numpy(items), torch.from_numpy(kinds)
+    own = _extra(grounding, items, items, kinds)
     for _ in range(cfg.epochs):
-        ot = torch.from_numpy(_others(by_kind, items, kinds, rng))
+        others = _others(by_kind, items, kinds, rng)
+        ot = torch.from_numpy(others)
         p, q = model.transform(basic[it], marker[it], kt)  # shared by the pair's two sides
-        pos = model.head(p, q, basic[it], aspect[it, kt], centroid[kt])
-        neg = model.head(p, q, basic[it], aspect[ot, kt], centroid[kt])
+        pos = model.head(p, q, basic[it], aspect[it, kt], centroid[kt], own)
+        theirs = _extra(grounding, items, others, kinds)
+        neg = model.head(p, q, basic[it], aspect[ot, kt], centroid[kt], theirs)
         j_pos = concrete(pos, cfg.tau, cfg.bias, gen)
         j_neg = concrete(neg, cfg.tau, cfg.bias, gen)
         loss = -(torch.log(j_pos + 1e-7).mean() + torch.log(1 - j_neg + 1e-7).mean())
@@ -176,6 +190,13 @@ def _train(
         loss.backward()
         opt.step()
     return model.eval()
+
+
+def _extra(
+    grounding: Grounding | None, items: np.ndarray, donors: np.ndarray, kinds: np.ndarray
+) -> torch.Tensor | None:
+    """The grounding features of the pairs (aspect `kinds` of `donors` against `items`), if any."""
+    return None if grounding is None else torch.from_numpy(grounding.features(items, donors, kinds))
 
 
 def _others(
@@ -196,7 +217,12 @@ def _others(
 
 
 def score(
-    cfg: ReliabilityConfig, basic: np.ndarray, marker: np.ndarray, aspect: np.ndarray, present: np.ndarray
+    cfg: ReliabilityConfig,
+    basic: np.ndarray,
+    marker: np.ndarray,
+    aspect: np.ndarray,
+    present: np.ndarray,
+    grounding: Grounding | None = None,
 ) -> np.ndarray:
     """J of every present (item, aspect) by cross-fitted scorers; nan where the aspect is missing.
 
@@ -211,14 +237,15 @@ def score(
     for f in range(cfg.folds):
         judged = np.flatnonzero(folds == f)
         train_items = np.flatnonzero(folds != f) if cfg.folds > 1 else judged
-        model = _train(cfg, b, m, a, present, train_items, centroid, cfg.seed + f)
+        model = _train(cfg, b, m, a, present, train_items, centroid, cfg.seed + f, grounding)
         sub = np.zeros_like(present)
         sub[judged] = present[judged]
         items, kinds = _pairs(sub)
         it, kt = torch.from_numpy(items), torch.from_numpy(kinds)
         gen = torch.Generator().manual_seed(cfg.seed + 99 + f) if cfg.noise_at_judgment else None
         with torch.no_grad():
-            j = concrete(model(b[it], m[it], a[it, kt], kt, centroid), cfg.tau, cfg.bias, gen)
+            w = model(b[it], m[it], a[it, kt], kt, centroid, _extra(grounding, items, items, kinds))
+            j = concrete(w, cfg.tau, cfg.bias, gen)
         scores[items, kinds] = j.numpy()
     return scores
 
@@ -283,9 +310,15 @@ def _report(kept: np.ndarray, routes: np.ndarray, present: np.ndarray) -> dict[s
 
 
 def run_gate(
-    cfg: ReliabilityConfig, basic: np.ndarray, marker: np.ndarray, aspect: np.ndarray, present: np.ndarray
+    cfg: ReliabilityConfig,
+    basic: np.ndarray,
+    marker: np.ndarray,
+    aspect: np.ndarray,
+    present: np.ndarray,
+    grounding: Grounding | None = None,
 ) -> GateResult:
-    """Score every present aspect (cross-fitted) and decide by Algorithm 1."""
+    """Score every present aspect (cross-fitted; with grounding features when given) and decide by
+    Algorithm 1."""
     if not present.any():
         return GateResult(
             present.copy(),
@@ -293,7 +326,7 @@ def run_gate(
             np.zeros(present.shape, np.int64),
             _report(present, np.zeros(present.shape, np.int64), present),
         )
-    scores = score(cfg, basic, marker, aspect, present)
+    scores = score(cfg, basic, marker, aspect, present, grounding)
     return decide(cfg, scores, aspect, present)
 
 

@@ -31,7 +31,9 @@ def switches(cfg: RunConfig) -> dict[str, bool]:
     """Which parts a config has on, for ablation rows."""
     section = cfgmod.from_dict(ER2ALMConfig, cfg.sections.get("er2alm", {}), "er2alm")
     model = model_options(cfg.model, "er2alm")
-    names = ("retrieval", "item_info", "profiles", "weights", "edges", "gate", "gate_cosine")
+    names = (
+        "retrieval", "item_info", "profiles", "weights", "edges", "gate", "gate_cosine", "gate_grounding"
+    )  # fmt: skip
     return {n: bool(getattr(section, n)) for n in names} | {"pruning": model.prune_ratio > 0}
 
 
@@ -93,6 +95,12 @@ ER2ALM = Method(
         Variant("no-weights", "without personalised weights", {"er2alm.weights": False}),
         Variant("no-gate", "without denoising (gate off)", {"er2alm.gate": False}, ("gate", "train")),
         Variant("no-cosine", "without the cosine step", {"er2alm.gate_cosine": False}, ("gate", "train")),
+        Variant(
+            "no-grounding",
+            "gate on vectors only (no word grounding)",
+            {"er2alm.gate_grounding": False},
+            ("gate", "train"),
+        ),
         Variant("no-edges", "without LLM-picked edges", {"er2alm.edges": False}),
     ),
     switches=switches,

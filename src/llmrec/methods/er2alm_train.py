@@ -13,6 +13,7 @@ from llmrec.encode import VectorStore, encode_texts
 from llmrec.er2alm import artefacts as store
 from llmrec.er2alm.config import ER2ALMConfig
 from llmrec.er2alm.embed import aspect_vectors, pool_items, weighted_profiles
+from llmrec.er2alm.grounding import build_grounding
 from llmrec.er2alm.reliability import ROUTES, run_gate
 from llmrec.er2alm.supplement import basic_text
 from llmrec.experiment import train_seeds
@@ -85,8 +86,15 @@ def gate_stage(ctx: RunContext, method: Method) -> None:
                 "routes": None,
                 "report": {"gate": "off", "aspects_present": n, "kept": n},
             }
-        marker = vec["marker"] if section.gate_markers == "basic+passage" else np.zeros_like(vec["marker"])
-        result = run_gate(section.reliability(), vec["basic"], marker, vec["aspect"], present)
+        with_passage = section.gate_markers == "basic+passage"
+        marker = vec["marker"] if with_passage else np.zeros_like(vec["marker"])
+        grounding = None
+        if section.gate_grounding:
+            item_ids = ctx.prepared.split.train.item_ids.astype(str)
+            basics = [basic_text(m, item_ids[i]) for i, m in enumerate(shared.items_of(ctx))]
+            passages = ctx.values[RETRIEVAL]["passages"] if with_passage else [None] * len(table)
+            grounding = build_grounding(table, basics, passages)
+        result = run_gate(section.reliability(), vec["basic"], marker, vec["aspect"], present, grounding)
         routes = [[ROUTES[r] for r in row] for row in result.routes]
         frame = store.gate_frame(
             ctx.prepared.split.train.item_ids.astype(str).tolist(),

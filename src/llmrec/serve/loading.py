@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmrec.ann import IndexParams
 from llmrec.experiment import load_trained
 from llmrec.rundir import load_item_meta
 from llmrec.serve.catalogue import Catalogue
@@ -46,6 +47,7 @@ class Served:
             "chosen_because": rec.chosen_because,
             "dataset": rec.run.cfg.data.dataset,
             "fold_in": rec.has_vectors,
+            "search": rec.search_kind,
             "load_seconds": round(self.load_seconds, 3),
             "augmentations": self.augmentations.label(),
             **rec.catalogue.summary(),
@@ -91,8 +93,9 @@ def choose_folder(run_dir: Path, model: str | None) -> tuple[Path, str]:
     return found[best[1]], f"best validation {best[2]} ({best[0]:.4f}) of {sorted(found)}"
 
 
-def load_served(run_dir: Path, model: str | None = None) -> Served:
-    """Load a run for serving; `RunRefused` (one line) if it cannot be served."""
+def load_served(run_dir: Path, model: str | None = None, index: IndexParams | None = None) -> Served:
+    """Load a run for serving; `RunRefused` (one line) if it cannot be served. `index`: how unfiltered
+    lists are searched (None: exact; `IndexParams(kind="ivf")` etc.: an approximate FAISS index)."""
     start = time.perf_counter()
     folder, why = choose_folder(run_dir, model)
     try:
@@ -100,7 +103,7 @@ def load_served(run_dir: Path, model: str | None = None) -> Served:
         if model and (run_dir / "split.npz").is_file() and run.cfg.model.name != model:
             raise RunRefused(f"cannot serve {run_dir}: it holds a {run.cfg.model.name} model, not {model}")
         catalogue = Catalogue(run.split.train.user_ids, run.split.train.item_ids, load_item_meta(folder))
-        recommender = Recommender(run, catalogue, why)
+        recommender = Recommender(run, catalogue, why, index)
         augmentations = load_augmentations(run, catalogue)
     except RunRefused:
         raise

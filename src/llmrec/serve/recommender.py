@@ -11,10 +11,15 @@ A new user is folded in from the vectors of the items they name, without retrain
   degree-normalised sum of its items' vectors; their mean ranks items the same up to those weights);
 - `lstsq`: the ridge least-squares vector whose scores on the given items are closest to 1, the
   fold-in of implicit matrix factorisation (Hu, Koren and Volinsky 2008, with unit confidences).
+
+Lists without filters may come from an approximate index instead (`llmrec.ann`, FAISS IVF or HNSW,
+`index=IndexParams(kind=...)`); the default `auto` keeps the exact product for catalogues under 200,000
+items, where it is fast enough and never wrong. Filtered lists and similar items are always exact.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -22,6 +27,7 @@ from typing import cast
 import numpy as np
 import torch
 
+from llmrec.ann import IndexParams, ItemIndex
 from llmrec.experiment import TrainedRun
 from llmrec.models import Scorer, capabilities_of
 from llmrec.models.base import Embedder
@@ -55,7 +61,9 @@ class Ranked:
 class Recommender:
     """One trained run's model, in memory: scores for known and ad-hoc users, and item neighbours."""
 
-    def __init__(self, run: TrainedRun, catalogue: Catalogue, chosen_because: str) -> None:
+    def __init__(
+        self, run: TrainedRun, catalogue: Catalogue, chosen_because: str, index: IndexParams | None = None
+    ) -> None:
         self.run, self.catalogue, self.chosen_because = run, catalogue, chosen_because
         self.model_name = run.cfg.model.name
         split = run.split
@@ -72,6 +80,16 @@ class Recommender:
                 users, items = cast(Embedder, model).embed(run.test_graph)
             self.user_vecs, self.item_vecs = users.detach().contiguous(), items.detach().contiguous()
             self._item_norms = self.item_vecs.norm(dim=1).clamp_min(1e-12)
+        self.index: ItemIndex | None = None  # an approximate index, when asked for and worth it
+        self._index_lock = threading.Lock()  # FAISS search is for one thread at a time
+        if index is not None and self.item_vecs is not None:
+            built = ItemIndex.build(self.item_vecs.numpy(), index)
+            self.index = built if built.kind != "exact" else None
+
+    @property
+    def search_kind(self) -> str:
+        """How unfiltered lists are searched: exact, ivf or hnsw."""
+        return "exact" if self.index is None else self.index.kind
 
     @property
     def n_items(self) -> int:
@@ -115,9 +133,23 @@ class Recommender:
         if self.user_vecs is None or self.item_vecs is None:  # no vectors: known users only, one by one
             return [self.top(self.user_scores(cast(int, a.user)), a.k, a.exclude, a.filters) for a in asks]
         rows = [self.user_vecs[a.user] if a.vector is None else a.vector for a in asks]
+        if self.index is not None and all(a.filters.empty for a in asks):
+            return self._search(torch.stack(rows), asks)
         with torch.no_grad():
             scores = torch.stack(rows) @ self.item_vecs.T
         return [self.top(scores[b], a.k, a.exclude, a.filters) for b, a in enumerate(asks)]
+
+    def _search(self, queries: torch.Tensor, asks: Sequence[Ask]) -> list[Ranked]:
+        """Unfiltered lists from the approximate index (the batch's largest k, each cut to its own)."""
+        assert self.index is not None
+        k = min(max(a.k for a in asks), self.n_items)
+        with self._index_lock:
+            scores, ids = self.index.search(queries.numpy(), k, [a.exclude for a in asks])
+        out = []
+        for b, a in enumerate(asks):
+            found = ids[b] >= 0
+            out.append(Ranked(ids[b][found][: a.k].tolist(), scores[b][found][: a.k].tolist()))
+        return out
 
     def fold_in(self, items: np.ndarray, rule: str) -> torch.Tensor:
         """A new user's vector from the vectors of `items` (internal indices) by `rule`."""
