@@ -51,7 +51,7 @@ def get_json(url: str) -> Any:
 
 
 def start_server(
-    run: Path, port: int, threads: int, workers: int, log: Path
+    run: Path, port: int, threads: int, workers: int, log: Path, index: str = "exact"
 ) -> tuple[subprocess.Popen[bytes], float]:
     """Launch `llmrec serve` and wait until it is ready; returns the process and the start-up time."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -65,6 +65,9 @@ def start_server(
         str(port),
         "--threads",
         str(threads),
+        "--index",
+        index,
+        *(["--workers", str(workers)] if workers > 1 else []),
     ]
     start = time.perf_counter()
     with log.open("w") as out:
@@ -198,6 +201,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="the server's torch threads")
     parser.add_argument("--workers", type=int, default=1, help="server processes (llmrec serve --workers)")
     parser.add_argument("--scenarios", default="user-k20,user-k10,user-k100,adhoc-k20")
+    parser.add_argument("--index", default="exact", help="llmrec serve --index: exact, auto, ivf or hnsw")
     parser.add_argument("--tag", default="", help="suffix of the results file")
     parser.add_argument("--busy", default="busy", help="the machine: busy or quiet, for the record")
     args = parser.parse_args()
@@ -211,7 +215,7 @@ def main() -> None:
     port = free_port()
     log = ROOT / "benchmarks" / "work" / "serve_load_server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    process, startup = start_server(args.run, port, args.threads, args.workers, log)
+    process, startup = start_server(args.run, port, args.threads, args.workers, log, args.index)
     startup_cpu = cpu_seconds(process.pid)  # imports and load: what start-up costs on a free core
     base = f"http://127.0.0.1:{port}"
     meta = get_json(f"{base}/meta")
@@ -242,6 +246,7 @@ def main() -> None:
         "concurrency": args.concurrency,
         "server_threads": args.threads,
         "server_workers": args.workers,
+        "search": meta.get("search", "exact"),
         "client": f"python asyncio ({client_loop}), keep-alive, same machine",
         "machine": {
             "cpus": os.cpu_count(),
