@@ -72,3 +72,25 @@ def _tiny() -> dict[str, object]:
     import tomllib
 
     return tomllib.loads(TINY)["graph_transformer"]
+
+
+def test_generated_attributes_join_the_item_text(tmp_path: Path) -> None:
+    """An augmentation beside the run (RUN_DIR/augment) adds its attributes to the item text ("auto");
+    `attributes = "off"` leaves them out; a folder without attributes.tsv is a config error."""
+    out = tmp_path / "out"
+    augment = out / "augment"
+    augment.mkdir(parents=True)
+    rows = "".join(f"i{i}\tCountry {i % 3}\tlocal\n" for i in range(36))
+    (augment / "attributes.tsv").write_text("item_id\tcountry\tteacher\n" + rows)
+    (augment / "manifest.json").write_text(json.dumps({"teacher": {"kind": "local"}}))
+    config = _config(tmp_path)
+    args = ["run", str(config), "--out", str(out), "--no-progress", "--set", 'methods=["graph_transformer"]']
+    assert main(args) == 0
+    prompts = json.loads((out / "graph_transformer" / "metrics.json").read_text())["prompts"]
+    assert prompts["attributes_filled_country"] == 36
+    off = tmp_path / "off"
+    assert main([*args[:3], str(off), *args[4:], "--set", 'graph_transformer.attributes="off"']) == 0
+    prompts = json.loads((off / "graph_transformer" / "metrics.json").read_text())["prompts"]
+    assert "attributes_filled_country" not in prompts
+    bad = [*args[:3], str(tmp_path / "bad"), *args[4:], "--set", f'graph_transformer.attributes="{tmp_path}"']
+    assert main(bad) != 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,8 +11,8 @@ import scipy.sparse as sp
 import torch
 
 from llmrec.gat.config import GatConfig
-from llmrec.gat.data import build_data, shared_groups
-from llmrec.gat.prompts import IGNORE, collate
+from llmrec.gat.data import build_data, shared_groups, with_attributes
+from llmrec.gat.prompts import IGNORE, TEXT_FIELDS, collate, field_text, text_fields
 from llmrec.gat.tokenizer import UNK, WordTokenizer
 from llmrec.gat.training import personal_batch
 from llmrec.graph_relations import CHANNELS
@@ -105,3 +107,31 @@ def test_bad_checkpoints_are_config_errors(tmp_path) -> None:  # type: ignore[no
     (tmp_path / "config.json").write_text('{"model_type": "llama"}')
     with pytest.raises(ConfigError, match="checkpoint: .*'llama' is not a GPT-2-family checkpoint"):
         make_tokenizer(GatConfig(checkpoint=str(tmp_path)), None)
+
+
+def test_generated_attributes_fill_only_what_the_dataset_lacks() -> None:
+    attributes = pd.DataFrame(
+        {
+            "item_id": ["i0", "i1", "i3", "i9"],  # i9 is not in the catalogue
+            "director": ["zed", "", "cy", "nobody"],
+            "director_source": ["llm"] * 4,
+            "country": ["France", "Unknown", "Japan", "Peru"],
+            "teacher": ["local"] * 4,
+        }
+    )
+    ids = [f"i{i}" for i in range(6)]
+    meta, filled = with_attributes(META, attributes, ids)
+    # item 0 keeps its own director "ann"; item 3 had none and gets "cy"; "Unknown" is no value
+    assert meta["director"].tolist() == ["ann", "bob", "ann", "cy", "", ""]
+    assert [field_text(v) for v in meta["country"]] == ["France", "", "", "Japan", "", ""]
+    assert filled == {"director": 1, "country": 2}
+    assert "director_source" not in meta and "teacher" not in meta and META["director"].iloc[3] == ""
+    assert text_fields(META.columns) == TEXT_FIELDS  # nothing generated: the prompts are as before
+    assert text_fields(meta.columns) == (*TEXT_FIELDS[:-1], "country", "plot")
+    data = build_data(TRAIN, meta, dataclasses.replace(CFG, context=40), seed=0)
+    tok = data.builder.tok
+    assert "country" in tok.vocab and "france" in tok.vocab
+    text = data.builder.item_text(0, meta.iloc[0], max_words=38)
+    assert text is not None
+    tail = tok.encode("director : ann . country : france .")  # country after director, before a plot
+    assert text.tokens[1:].tolist()[-len(tail) :] == tail

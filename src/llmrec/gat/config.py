@@ -33,6 +33,10 @@ class GatConfig:
     pretrain: bool = True
     pretrain_epochs: int = 10
     item_text: bool = True  # item text prompts (title, genres, director, plot ...)
+    # LLM-generated attributes for the item text, where the dataset has no value: "auto" reads the
+    # run's own augmentation (an llmrec method earlier in the run, or RUN_DIR/augment) when there is
+    # one; a path names an augmentation folder (`llmrec augment`); "off" never
+    attributes: str = "auto"
     second_order: bool = True  # items sharing a genre / director / writer
     group_size: int = 8  # items per second-order prompt
     mutual_weight: float = 0.01  # mutual regularisation between content and collaborative embeddings

@@ -10,6 +10,7 @@ history (counted as `empty_histories`).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,15 @@ import scipy.sparse as sp
 
 from llmrec.errors import ConfigError
 from llmrec.gat.config import GatConfig
-from llmrec.gat.prompts import TEMPLATE_WORDS, TEXT_FIELDS, Prompt, PromptBuilder, field_text
+from llmrec.gat.prompts import (
+    ATTRIBUTE_FIELDS,
+    TEMPLATE_WORDS,
+    TEXT_FIELDS,
+    Prompt,
+    PromptBuilder,
+    field_text,
+    text_fields,
+)
 from llmrec.gat.tokenizer import Tokenizer, WordTokenizer, gpt2_tokenizer
 from llmrec.graph_relations import PromptNodes, RelationEncoder
 from llmrec.models.graph_transformer import gpt2_state
@@ -59,7 +68,40 @@ def item_texts(item_meta: pd.DataFrame | None) -> list[str]:
     """Every item's metadata as one text per item (the tokenizer's corpus)."""
     if item_meta is None:
         return []
-    return [" ".join(field_text(row.get(f)) for f in TEXT_FIELDS) for _, row in item_meta.iterrows()]
+    fields = text_fields(item_meta.columns)
+    return [" ".join(field_text(row.get(f)) for f in fields) for _, row in item_meta.iterrows()]
+
+
+def with_attributes(
+    item_meta: pd.DataFrame | None, attributes: pd.DataFrame, item_ids: Sequence[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The item metadata with an augmentation's generated attributes filled in where the dataset has
+    no value (never over one it has), and how many values each column gained.
+
+    `attributes`: attributes.tsv (`item_id` plus one column per attribute; `*_source` and `teacher`
+    columns are bookkeeping); `item_ids`: the raw id of each internal item, the metadata's row order.
+    Only the item-text fields (TEXT_FIELDS and ATTRIBUTE_FIELDS) are taken.
+    """
+    meta = pd.DataFrame(index=range(len(item_ids))) if item_meta is None else item_meta.copy()
+    by_id = attributes.drop_duplicates("item_id").set_index("item_id")
+    rows = by_id.reindex([str(i) for i in item_ids])
+    filled: dict[str, int] = {}
+    for column in (*TEXT_FIELDS, *ATTRIBUTE_FIELDS):
+        if column not in rows.columns:
+            continue
+        given = rows[column].fillna("").astype(str).str.strip().to_numpy()
+        given[np.isin(np.char.lower(given.astype(str)), ["unknown", "n/a", "none", "nan"])] = ""
+        new_column = column not in meta
+        if new_column:
+            meta[column] = None
+        old = meta[column].map(field_text).to_numpy(dtype=object)
+        take = (old == "") & (given != "")
+        if take.any():
+            meta[column] = np.where(take, given, meta[column])
+        elif new_column:  # a column of nothing would still add its name to the prompts
+            meta = meta.drop(columns=column)
+        filled[column] = int(take.sum())
+    return meta, filled
 
 
 def make_tokenizer(cfg: GatConfig, item_meta: pd.DataFrame | None) -> tuple[Tokenizer, dict | None]:
@@ -73,7 +115,8 @@ def make_tokenizer(cfg: GatConfig, item_meta: pd.DataFrame | None) -> tuple[Toke
         except ValueError as exc:
             raise ConfigError(f"graph_transformer.checkpoint: {exc}") from None
     texts = item_texts(item_meta)
-    return WordTokenizer.build(texts, TEMPLATE_WORDS, cfg.min_word_count, cfg.max_vocab), None
+    extra = () if item_meta is None else tuple(f for f in ATTRIBUTE_FIELDS if f in item_meta.columns)
+    return WordTokenizer.build(texts, (*TEMPLATE_WORDS, *extra), cfg.min_word_count, cfg.max_vocab), None
 
 
 def build_data(train: sp.csr_matrix, item_meta: pd.DataFrame | None, cfg: GatConfig, seed: int) -> GatData:

@@ -15,7 +15,7 @@ the per-position next-token targets of its loss (-100 where there is none):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +29,9 @@ IGNORE = -100
 HISTORY_WORDS = "has interacted with"
 TRIGGER_WORDS = "will interact with"
 TEXT_FIELDS = ("title", "year", "genres", "director", "writer", "cast", "plot")  # in prompt order
+# LLM-generated attributes (an augmentation's attributes.tsv) that the dataset has no column for: they
+# join the item text, before the plot, only when the item metadata has them (gat/data.py)
+ATTRIBUTE_FIELDS = ("country", "language")
 TEMPLATE_WORDS = (HISTORY_WORDS, TRIGGER_WORDS, "share the", ":", ".", *TEXT_FIELDS)
 
 
@@ -108,7 +111,8 @@ class PromptBuilder:
 
     def item_text(self, item: int, meta: pd.Series, max_words: int) -> Prompt | None:
         """'item_j title : ... genres : ...' with the LM loss on its words; None when it has no text."""
-        pieces = [f"{f} : {field_text(meta.get(f))} ." for f in TEXT_FIELDS if field_text(meta.get(f))]
+        fields = text_fields(meta.index)
+        pieces = [f"{f} : {field_text(meta.get(f))} ." for f in fields if field_text(meta.get(f))]
         if not pieces:
             return None
         text = np.array(self.tok.encode(" ".join(pieces)), dtype=np.int64)[
@@ -149,6 +153,14 @@ class PromptBuilder:
         parts = [user_tok, self._history, self.item_tokens(items), user_tok, self._trigger]
         n = sum(len(p) for p in parts)
         return self._make(parts, np.array([user]), items, np.full(n, IGNORE, np.int64), False, rel)
+
+
+def text_fields(columns: Iterable[str]) -> tuple[str, ...]:
+    """The item-text fields, in prompt order, for metadata with these columns: TEXT_FIELDS, with the
+    ATTRIBUTE_FIELDS it has placed before the plot."""
+    present = set(columns)
+    extra = tuple(f for f in ATTRIBUTE_FIELDS if f in present)
+    return (*TEXT_FIELDS[:-1], *extra, TEXT_FIELDS[-1])
 
 
 def field_text(value: object) -> str:

@@ -17,17 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from llmrec import config as cfgmod
 from llmrec.atomic import atomic_write, write_json
+from llmrec.augment import artefacts
 from llmrec.config import RunConfig
+from llmrec.errors import ConfigError
 from llmrec.evaluate import evaluate_users, group_means
 from llmrec.experiment import summarise
 from llmrec.fingerprint import inputs_digest
 from llmrec.gat.config import GatConfig
-from llmrec.gat.data import GatData, build_data
+from llmrec.gat.data import GatData, build_data, with_attributes
 from llmrec.gat.training import cpu_threads, finetune, new_model, pretrain, prompt_scorer
+from llmrec.methods.llmrec import AUGMENT_DIR, AUGMENTATION
 from llmrec.rundir import atomic_torch_save, save_split
 from llmrec.stages import Method, RunContext, Stage, Variant, trained
 
@@ -58,13 +62,50 @@ def _section(ctx: RunContext) -> GatConfig:
     return cfgmod.from_dict(GatConfig, ctx.cfg.sections.get(NAME, {}), NAME)
 
 
+def _augmentation(ctx: RunContext, section: GatConfig) -> Path | None:
+    """The augmentation folder whose attributes join the item text, if any (`attributes`)."""
+    if section.attributes == "off":
+        return None
+    if section.attributes != "auto":
+        folder = Path(section.attributes).expanduser()
+        if not (folder / artefacts.ATTRIBUTES_TSV).is_file():
+            raise ConfigError(
+                f"graph_transformer.attributes: no {artefacts.ATTRIBUTES_TSV} in {folder} "
+                '(name an `llmrec augment` folder, or use "auto" or "off")'
+            )
+        return folder
+    for found in (ctx.values.get(AUGMENTATION), ctx.root / AUGMENT_DIR):
+        if found is not None and (Path(found) / artefacts.ATTRIBUTES_TSV).is_file():
+            return Path(found)
+    return None
+
+
+def _meta(ctx: RunContext, section: GatConfig) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+    """The item metadata the prompts read: the dataset's, with generated attributes filled in where
+    it has no value, and what was added from where (by whom: the augmentation's teacher label)."""
+    meta = ctx.prepared.dataset.item_meta
+    folder = _augmentation(ctx, section)
+    if folder is None:
+        return meta, {}
+    item_ids = ctx.prepared.split.train.item_ids.astype(str).tolist()
+    merged, filled = with_attributes(meta, artefacts.read_attributes(folder), item_ids)
+    manifest = folder / artefacts.MANIFEST
+    teacher = {}
+    if manifest.is_file():
+        teacher = json.loads(manifest.read_text(encoding="utf-8")).get("teacher", {})
+    return merged, {"folder": str(folder), "teacher": teacher, "filled": filled}
+
+
 def _data(ctx: RunContext, section: GatConfig) -> GatData:
     """The run's prompts and histories for `section` (built once, on the training split only)."""
     key = cfgmod.fingerprint(section, ctx.cfg.seed)
     cached = ctx.values.get(_DATA)
     if cached is None or cached[0] != key:
-        prepared = ctx.prepared
-        data = build_data(prepared.split.train.user_items, prepared.dataset.item_meta, section, ctx.cfg.seed)
+        meta, added = _meta(ctx, section)
+        data = build_data(ctx.prepared.split.train.user_items, meta, section, ctx.cfg.seed)
+        data.counts.update({f"attributes_filled_{k}": v for k, v in added.get("filled", {}).items()})
+        if added:
+            ctx.notes.setdefault(NAME, {})["attributes"] = added
         ctx.values[_DATA] = cached = (key, data)
     return cached[1]  # type: ignore[no-any-return]
 
@@ -77,7 +118,7 @@ def _seeds(cfg: RunConfig) -> list[int]:
 def pretrain_key(ctx: RunContext, section: GatConfig, seed: int) -> str:
     """What a seed's pre-training depends on: its settings, the split's contents, the item text, the seed."""
     settings = {k: getattr(section, k) for k in PRETRAIN_KEYS}
-    meta = ctx.prepared.dataset.item_meta
+    meta, _ = _meta(ctx, section)
     text = "" if meta is None else cfgmod.fingerprint(meta.astype(str).to_csv())
     return cfgmod.fingerprint(settings, inputs_digest(ctx.prepared.split, None), text, seed)
 
