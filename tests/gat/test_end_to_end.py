@@ -88,6 +88,8 @@ def test_generated_attributes_join_the_item_text(tmp_path: Path) -> None:
     assert main(args) == 0
     prompts = json.loads((out / "graph_transformer" / "metrics.json").read_text())["prompts"]
     assert prompts["attributes_filled_country"] == 36
+    noted = json.loads((out / "summary.json").read_text())["graph_transformer"]["attributes"]
+    assert noted["teacher"] == {"kind": "local"} and noted["filled"] == {"country": 36}
     off = tmp_path / "off"
     assert main([*args[:3], str(off), *args[4:], "--set", 'graph_transformer.attributes="off"']) == 0
     prompts = json.loads((off / "graph_transformer" / "metrics.json").read_text())["prompts"]

@@ -93,7 +93,9 @@ def _meta(ctx: RunContext, section: GatConfig) -> tuple[pd.DataFrame | None, dic
     teacher = {}
     if manifest.is_file():
         teacher = json.loads(manifest.read_text(encoding="utf-8")).get("teacher", {})
-    return merged, {"folder": str(folder), "teacher": teacher, "filled": filled}
+    added = {"folder": str(folder), "teacher": teacher, "filled": filled}
+    ctx.notes.setdefault(NAME, {})["attributes"] = added  # into summary.json
+    return merged, added
 
 
 def _data(ctx: RunContext, section: GatConfig) -> GatData:
@@ -104,8 +106,6 @@ def _data(ctx: RunContext, section: GatConfig) -> GatData:
         meta, added = _meta(ctx, section)
         data = build_data(ctx.prepared.split.train.user_items, meta, section, ctx.cfg.seed)
         data.counts.update({f"attributes_filled_{k}": v for k, v in added.get("filled", {}).items()})
-        if added:
-            ctx.notes.setdefault(NAME, {})["attributes"] = added
         ctx.values[_DATA] = cached = (key, data)
     return cached[1]  # type: ignore[no-any-return]
 
