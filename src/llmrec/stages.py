@@ -22,6 +22,8 @@ from llmrec.experiment import Prepared, TrainedRun
 from llmrec.significance import higher_is_better
 
 BASE = "base"  # the artefact every baseline's training feeds: the best conventional model on validation
+AUGMENTATION = "llmrec.augmentation"  # the artefact an augment stage leaves: a finished augmentation folder
+AUGMENT_DIR = "augment"  # where a run keeps its augmentation: OUT/augment
 
 
 def trained(name: str) -> str:
@@ -204,4 +206,7 @@ class Method:
         return cfgmod.from_dict(self.section, cfg.sections.get(self.name, {}), self.name)
 
 
-__all__ = ["BASE", "Method", "Result", "RunContext", "Stage", "StageFn", "Variant", "best_of", "trained"]
+__all__ = [
+    "AUGMENTATION", "AUGMENT_DIR", "BASE", "Method", "Result", "RunContext", "Stage", "StageFn", "Variant",
+    "best_of", "trained",
+]  # fmt: skip

@@ -31,9 +31,8 @@ from llmrec.fingerprint import inputs_digest
 from llmrec.gat.config import GatConfig
 from llmrec.gat.data import GatData, build_data, with_attributes
 from llmrec.gat.training import cpu_threads, finetune, new_model, pretrain, prompt_scorer
-from llmrec.methods.llmrec import AUGMENT_DIR, AUGMENTATION
 from llmrec.rundir import atomic_torch_save, save_split
-from llmrec.stages import Method, RunContext, Stage, Variant, trained
+from llmrec.stages import AUGMENT_DIR, AUGMENTATION, Method, RunContext, Stage, Variant, trained
 
 NAME = "graph_transformer"
 PRETRAINED = "graph_transformer.pretrained"  # the artefact: {seed: pre-trained state file}

@@ -20,10 +20,7 @@ from llmrec.errors import ConfigError
 from llmrec.experiment import train_seeds
 from llmrec.factory import model_options
 from llmrec.features import AugmentedInputs, FeatureSpec, load_augmented, load_extra_edges, triples_as_edges
-from llmrec.stages import BASE, Method, RunContext, Stage, Variant, trained
-
-AUGMENTATION = "llmrec.augmentation"  # the artefact: a finished augmentation folder
-AUGMENT_DIR = "augment"  # where a run keeps it: OUT/augment
+from llmrec.stages import AUGMENT_DIR, AUGMENTATION, BASE, Method, RunContext, Stage, Variant, trained
 
 
 @dataclass(frozen=True)
