@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -90,6 +90,20 @@ class Cache:
                 rows = self._conn.execute(f"SELECT key, value FROM entries WHERE key IN ({marks})", chunk)
                 found.update((k, json.loads(v)) for k, v in rows.fetchall())
         return found
+
+    def put_many(self, entries: Sequence[tuple[str, Any, Any]], *, stage: str = "") -> None:
+        """Store several (key, value, meta) in one transaction: all or none are stored; as `put`,
+        the first value written for a key is kept."""
+        now = time.time()
+        rows = [(key, json.dumps(value), json.dumps(meta), stage, now) for key, value, meta in entries]
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany("INSERT OR IGNORE INTO entries VALUES (?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def put(self, key: str, value: Any, *, meta: Any = None, stage: str = "") -> None:
         """Store `value` under `key` durably; the first value written for a key is kept."""

@@ -74,3 +74,25 @@ def test_request_construction_and_round_trips() -> None:
     assert ChatResponse.from_dict(reply.to_dict()) == reply
     vector = EmbedResponse((0.5, 1.0), Usage(2, 0))
     assert EmbedResponse.from_dict(vector.to_dict()) == vector
+
+
+def test_plain_forms_equal_dataclasses_asdict() -> None:
+    """to_dict and the sampling key are written out by hand for speed: they must stay what
+    `dataclasses.asdict` gives (cache keys and stored answers unchanged), field for field."""
+    import dataclasses
+    import json
+
+    from llmrec.llm.base import _sampling_key
+
+    answer = ChatResponse("yes", "length", Usage(3, 1), "m", (("yes", -0.1), ("no", -2.5)))
+    by_hand, reference = answer.to_dict(), dataclasses.asdict(answer)
+    assert json.dumps(by_hand, sort_keys=True) == json.dumps(reference, sort_keys=True)
+    plain = dataclasses.asdict(ChatResponse("x"))
+    del plain["first_token_logprobs"]
+    assert ChatResponse("x").to_dict() == plain
+    assert ChatResponse.from_dict(answer.to_dict()) == answer
+    sampling = Sampling(0.7, 64, 0.9, 11, 5)
+    assert _sampling_key(sampling) == dataclasses.asdict(sampling)
+    assert EmbedResponse((0.5,), Usage(2, 0)).to_dict() == {
+        "vector": [0.5], "usage": dataclasses.asdict(Usage(2, 0))
+    }  # fmt: skip

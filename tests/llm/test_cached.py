@@ -147,3 +147,55 @@ def test_progress_callback_sees_every_answer(make_llm: Make) -> None:
     llm.on_progress = lambda s: seen.append(s.done)
     llm.complete_all(prompts(5))
     assert seen[-1] == 5 and seen == sorted(seen)
+
+
+class Grouped:
+    """A backend answering in scripted groups (all but the last of a group marked `more`), optionally
+    failing after a few outcomes; it records how many entries the cache held at each yield."""
+
+    kind, model, embedding_model = "grouped", "g", "g"
+    sampling = Sampling(0.0, 16)
+
+    def __init__(self, groups: list[list[int]], cache: Cache, fail_after: int | None = None) -> None:
+        self.groups, self.cache, self.fail_after = groups, cache, fail_after
+        self.seen_stored: list[int] = []
+
+    def complete_batch(self, requests):  # type: ignore[no-untyped-def]
+        from llmrec.llm import ChatResponse, Outcome
+
+        sent = 0
+        for group in self.groups:
+            for n, i in enumerate(group):
+                if self.fail_after is not None and sent == self.fail_after:
+                    raise KeyboardInterrupt  # the user pressed Ctrl-C between two outcomes of a group
+                sent += 1
+                self.seen_stored.append(len(self.cache))
+                text = requests[i].messages[-1].content
+                yield Outcome(i, ChatResponse(text.upper(), usage=Usage(1, 1)), 1, n < len(group) - 1)
+
+    def endpoint_report(self) -> list[dict[str, object]]:
+        return []
+
+
+def test_answers_that_arrive_together_are_stored_in_one_transaction(tmp_path: Path) -> None:
+    from llmrec.llm import CachedLLM
+    from llmrec.llm.accounting import StageStats
+
+    cache = Cache(tmp_path / "c.sqlite")
+    backend = Grouped([[0, 1, 2], [3], [4, 5]], cache)
+    llm = CachedLLM(backend, cache, StageStats("t"))  # type: ignore[arg-type]
+    puts: list[int] = []
+    put_many = cache.put_many
+    cache.put_many = lambda rows, stage="": (puts.append(len(rows)), put_many(rows, stage=stage))[1]  # type: ignore[method-assign]
+    for outcome in llm.complete_batch(prompts(6)):
+        # stored before it is seen, by another connection
+        with Cache(tmp_path / "c.sqlite") as other:
+            assert other.get(llm.chat_key(prompts(6)[outcome.index])) is not None
+    assert puts == [3, 1, 2]  # one transaction per group
+    assert backend.seen_stored == [0, 0, 0, 3, 4, 4]  # nothing of a group is stored before it is complete
+    # Ctrl-C in the middle of a group: what was received is stored all the same
+    cache2 = Cache(tmp_path / "d.sqlite")
+    stopped = CachedLLM(Grouped([[0, 1, 2], [3, 4]], cache2, fail_after=4), cache2, StageStats("t"))  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt):
+        list(stopped.complete_batch(prompts(5)))
+    assert len(cache2) == 4

@@ -76,6 +76,10 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
+    def to_dict(self) -> dict[str, int]:
+        """Plain-data form."""
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
 
 @dataclass(frozen=True)
 class ChatResponse:
@@ -90,10 +94,16 @@ class ChatResponse:
     first_token_logprobs: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form, as stored in the cache (logprobs only when there are some)."""
-        data = dataclasses.asdict(self)
-        if not self.first_token_logprobs:
-            del data["first_token_logprobs"]  # so answers without them are stored as before
+        """Plain-data form, as stored in the cache (logprobs only when there are some). Written out
+        rather than `dataclasses.asdict`, whose deep copies cost more than the HTTP call's parsing."""
+        data: dict[str, Any] = {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "usage": self.usage.to_dict(),
+            "model": self.model,
+        }
+        if self.first_token_logprobs:  # absent otherwise, so answers without them are stored as before
+            data["first_token_logprobs"] = [list(pair) for pair in self.first_token_logprobs]
         return data
 
     @classmethod
@@ -117,7 +127,7 @@ class EmbedResponse:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, as stored in the cache."""
-        return {"vector": list(self.vector), "usage": dataclasses.asdict(self.usage)}
+        return {"vector": list(self.vector), "usage": self.usage.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmbedResponse:
@@ -132,6 +142,9 @@ class Outcome(Generic[R]):
     index: int
     result: R | LLMError
     attempts: int = 1
+    # another outcome follows at once, without waiting on a server (outcomes that arrived together):
+    # the cache may store them in one transaction before any of them is yielded on
+    more: bool = False
 
 
 class Backend(ABC):
@@ -197,7 +210,10 @@ def chat_payload(kind: str, model: str, request: ChatRequest) -> dict[str, Any]:
 
 def _sampling_key(sampling: Sampling) -> dict[str, Any]:
     """The sampling fields of a cache key; `top_logprobs` only when asked, so older keys stay valid."""
-    fields = dataclasses.asdict(sampling)
+    fields = {
+        "temperature": sampling.temperature, "max_tokens": sampling.max_tokens, "top_p": sampling.top_p,
+        "seed": sampling.seed, "top_logprobs": sampling.top_logprobs,
+    }  # fmt: skip
     if not fields["top_logprobs"]:
         del fields["top_logprobs"]
     return fields

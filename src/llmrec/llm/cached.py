@@ -1,8 +1,11 @@
 """A backend behind the persistent cache: hits are answered locally, only misses are sent.
 
 Each answer is written to the cache the moment it arrives, before it is yielded to anyone who
-could parse it, so a crash after that point never pays for it twice. Identical prompts within a
-batch are sent once.
+could parse it, so a crash after that point never pays for it twice. Answers that arrive together
+(the backend marks all but the last of them `more`) are written in one transaction before the first
+of them is yielded: nothing received is ever held across a wait on a server, so the guarantee is the
+same, at one commit per group instead of one per answer. Identical prompts within a batch are sent
+once.
 """
 
 from __future__ import annotations
@@ -101,20 +104,45 @@ class CachedLLM(Backend):
         if not misses:
             return  # no backend call at all: starting its thread pool would cost more than the lookup
         stage_error: tuple[int, StageError] | None = None
-        for outcome in send([requests[i] for i in misses]):
-            first = misses[outcome.index]
-            result = outcome.result
-            if isinstance(result, ChatResponse | EmbedResponse):
-                self.cache.put(keys[first], result.to_dict(), meta=payloads[first], stage=stats.name)
-                stats.count_answer(model, result.usage, outcome.attempts)
-            else:
-                stats.count_failure(outcome.attempts)
-            if isinstance(result, StageError):
-                stage_error = stage_error or (first, result)  # held until in-flight answers are stored
-            else:
-                for i in waiting[keys[first]]:
-                    yield Outcome(i, result, outcome.attempts if i == first else 0)
-            self._report()
+        group: list[Outcome[R]] = []  # outcomes that arrived together, not yet yielded
+        rows: list[tuple[str, Any, Any]] = []  # their answers, not yet stored
+
+        def store() -> None:
+            if rows:
+                self.cache.put_many(rows, stage=stats.name)
+                rows.clear()
+
+        def release() -> Iterator[Outcome[R]]:
+            """The stored group's answers, to every index asking for them; a StageError is held until
+            the answers in flight are stored."""
+            nonlocal stage_error
+            for done in group:
+                first = misses[done.index]
+                if isinstance(done.result, StageError):
+                    stage_error = stage_error or (first, done.result)
+                else:
+                    for i in waiting[keys[first]]:
+                        yield Outcome(i, done.result, done.attempts if i == first else 0)
+            group.clear()
+
+        try:
+            for outcome in send([requests[i] for i in misses]):
+                first = misses[outcome.index]
+                result = outcome.result
+                if isinstance(result, ChatResponse | EmbedResponse):
+                    rows.append((keys[first], result.to_dict(), payloads[first]))
+                    stats.count_answer(model, result.usage, outcome.attempts)
+                else:
+                    stats.count_failure(outcome.attempts)
+                group.append(outcome)
+                if outcome.more:
+                    continue
+                store()
+                yield from release()
+                self._report()
+        finally:
+            store()  # a backend that stopped mid-group (or an interrupt): keep what was received
+        yield from release()  # a group the backend left open: stored by now
         if stage_error is not None:
             index, error = stage_error
             stored = stats.cache_hits + stats.answered

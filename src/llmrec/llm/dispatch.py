@@ -7,6 +7,7 @@ refused, and `StageError` when nothing further can succeed; the last two become 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -162,6 +163,7 @@ def dispatch(
                     stopped = stopped or isinstance(result, StageError)
                     finished.append(Outcome(index, result, attempts))
                 top_up()  # refill before the consumer stores and parses: the servers stay busy
-                yield from finished
+                for n, outcome in enumerate(finished):
+                    yield dataclasses.replace(outcome, more=n < len(finished) - 1)
         finally:
             halt.set()

@@ -256,7 +256,8 @@ class MultiEndpointBackend(Backend):
             chunk = chunks[outcome.index]
             for n, index in enumerate(chunk):
                 result = outcome.result[n] if isinstance(outcome.result, list) else outcome.result
-                yield Outcome(index, result, outcome.attempts if n == 0 else 0)
+                more = n < len(chunk) - 1 or outcome.more
+                yield Outcome(index, result, outcome.attempts if n == 0 else 0, more)
 
     def _spread(
         self,
@@ -309,7 +310,7 @@ class MultiEndpointBackend(Backend):
             cost=lambda pair: cost(pair[1]),
             where=self.where,
         ):
-            yield Outcome(outcome.index, outcome.result, sent[outcome.index])
+            yield Outcome(outcome.index, outcome.result, sent[outcome.index], outcome.more)
 
 
 def _chat_usage(reply: ChatResponse) -> tuple[int, int]:
