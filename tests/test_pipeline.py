@@ -165,6 +165,14 @@ def test_ablate_switches_each_part_off(finished_run: tuple[Path, Path]) -> None:
     )
     assert "Ablation" in (out / "report.md").read_text() or "ablation" in (out / "report.md").read_text()
 
+    # --variants runs only those (the others' folders are left as they were); an unknown name is refused
+    again = ["ablate", str(cfg), "--out", str(out), "--no-progress", "--variants"]
+    assert main([*again, "no-mae,no-edges"]) == 0
+    assert [v["name"] for v in _json(out / "ablation.json")["methods"][0]["variants"]] == [
+        "full", "no-edges", "no-mae"
+    ]  # fmt: skip
+    assert main([*again, "no-such"]) != 0
+
 
 def test_gfcf_refit_tests_a_filter_of_train_plus_valid(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

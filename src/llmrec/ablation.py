@@ -15,6 +15,7 @@ from typing import Any
 from llmrec import config as cfgmod
 from llmrec.atomic import write_json
 from llmrec.config import RunConfig
+from llmrec.errors import ConfigError
 from llmrec.experiment import prepare
 from llmrec.pipeline import context, execute, finish
 from llmrec.plan import plan
@@ -31,13 +32,18 @@ def ablate(
     out: Path,
     show_progress: bool | None = None,
     env: Mapping[str, str] | None = None,
+    only: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run `cfg`'s plan, then every variant of each fully planned method that has some; write
-    ablation.json, the report and summary.json."""
+    """Run `cfg`'s plan, then every variant (or those named in `only`) of each fully planned method
+    that has some; write ablation.json, the report and summary.json."""
     the_plan = plan(cfg)
+    known = {v.name for m in the_plan.methods for v in m.variants}
+    unknown = sorted(set(only) - known)
+    if unknown:
+        raise ConfigError(f"ablate --variants: unknown {unknown}; this run's methods have {sorted(known)}")
     ctx = execute(the_plan, context(the_plan, cfg, prepare(cfg, dirs), out, show_progress, env, dirs))
     parts = [
-        ablate_method(ctx, method)
+        ablate_method(ctx, method, only)
         for method in the_plan.methods
         if method.variants and the_plan.complete(method) and method.name in ctx.trained
     ]
@@ -52,11 +58,13 @@ def ablate(
     return result
 
 
-def ablate_method(ctx: RunContext, method: Method) -> dict[str, Any]:
-    """The full method's row, then one per variant that differs from it."""
+def ablate_method(ctx: RunContext, method: Method, only: Sequence[str] = ()) -> dict[str, Any]:
+    """The full method's row, then one per variant (of `only`, when given) that differs from it."""
     full = ctx.trained[method.name]
     rows = [_row("full", f"{method.name} (every part on)", method.name, method, ctx.cfg, full, None)]
     for variant in method.variants:
+        if only and variant.name not in only:
+            continue
         variant_cfg = cfgmod.replace(ctx.cfg, **variant.changes)
         if method.switches is not None and method.switches(variant_cfg) == method.switches(ctx.cfg):
             continue

@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("config_file", metavar="CONFIG.toml")
     add_run_options(p, with_config=False)
+    p.add_argument(
+        "--variants", default="", help="comma-separated variant names to run (default: all; `llmrec methods`)"
+    )
     p.set_defaults(func=cmd_ablate)
 
     p = sub.add_parser(
@@ -138,7 +141,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
     cfg = resolve_config(args, Path(args.config_file))
     out = args.out or Path("runs") / f"{Path(args.config_file).stem}-{cfgmod.fingerprint(cfg)[:8]}"
-    result = ablate(cfg, data_dirs(args, cfg), out, args.progress, dict(os.environ))
+    only = [v.strip() for v in args.variants.split(",") if v.strip()]
+    result = ablate(cfg, data_dirs(args, cfg), out, args.progress, dict(os.environ), only)
     if not result["methods"]:
         print("no method of this run has ablation variants (`llmrec methods` lists them)")
     for part in result["methods"]:
