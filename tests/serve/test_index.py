@@ -46,3 +46,22 @@ def test_filters_and_meta_with_an_index(run_root: Path) -> None:
         assert [i["item_id"] for i in drama] == [i["item_id"] for i in full if "Drama" in i["genres"]]
     with TestClient(create_app(load_served(run_root))) as client:
         assert client.get("/meta").json()["search"] == "exact"
+
+
+def test_the_serving_process_freezes_its_loaded_heap(run_root: Path) -> None:
+    """`llmrec serve` takes what loading left out of the collector's full passes (the 150-200 ms
+    stalls they caused, docs/serving.md); an app made with `create_app` leaves the heap alone."""
+    import gc
+
+    from llmrec.cli.serve import _app
+
+    gc.unfreeze()
+    create_app(load_served(run_root))
+    assert gc.get_freeze_count() == 0
+    settings = {"run_dir": str(run_root), "model": None, "llm": False, "max_body": 65536, "threads": 1,
+                "workers": 1, "index": "exact"}  # fmt: skip
+    try:
+        _app(settings)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

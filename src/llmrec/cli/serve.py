@@ -55,7 +55,7 @@ def _app(settings: dict[str, Any]) -> Any:
     import torch
 
     from llmrec.serve import load_served
-    from llmrec.serve.app import create_app
+    from llmrec.serve.app import create_app, settle_heap
     from llmrec.serve.explain import Sentences
 
     torch.set_num_threads(max(1, int(settings["threads"])))
@@ -69,9 +69,11 @@ def _app(settings: dict[str, Any]) -> Any:
         sentences = Sentences(open_llm(resolve_llm_config(served.recommender.run.cfg.llm, env), env))
     token = os.environ.get(ENV_ADMIN_TOKEN) or None
     loader = functools.partial(_load, index=index)
-    return create_app(
+    app = create_app(
         served, sentences, token, int(settings["max_body"]), loader=loader, workers=int(settings["workers"])
     )
+    settle_heap()  # this process only serves: take the loaded heap out of the collector's full passes
+    return app
 
 
 def _index(kind: str) -> Any:
