@@ -13,8 +13,9 @@ A new user is folded in from the vectors of the items they name, without retrain
   fold-in of implicit matrix factorisation (Hu, Koren and Volinsky 2008, with unit confidences).
 
 Lists without filters may come from an approximate index instead (`llmrec.ann`, FAISS IVF or HNSW,
-`index=IndexParams(kind=...)`); the default `auto` keeps the exact product for catalogues under 200,000
-items, where it is fast enough and never wrong. Filtered lists and similar items are always exact.
+`index=IndexParams(kind=...)`; without one, or with `kind="auto"` below 200,000 items, the exact
+product, which is fast enough there and never wrong). Filtered lists and similar items are always
+exact.
 """
 
 from __future__ import annotations
