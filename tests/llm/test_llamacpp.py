@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from llmrec.llm import ChatRequest, LLMConfig, RequestFailed, make_backend
+from llmrec.llm import ChatRequest, LLMConfig, RequestFailed, Sampling, make_backend
 from llmrec.llm.errors import BackendFailed, MissingDependency
 
 
@@ -18,8 +18,9 @@ class FakeLlama:
     instances: list[FakeLlama] = []
 
     def __init__(
-        self, model_path: str, n_ctx: int, n_gpu_layers: int, embedding: bool, verbose: bool
-    ) -> None:
+        self, model_path: str, n_ctx: int, n_gpu_layers: int, embedding: bool, verbose: bool,
+        logits_all: bool = False,
+    ) -> None:  # fmt: skip
         if model_path.endswith("broken.gguf"):
             raise ValueError(f"Failed to load model from file: {model_path}")
         self.kwargs = {
@@ -28,6 +29,7 @@ class FakeLlama:
             "n_gpu_layers": n_gpu_layers,
             "embedding": embedding,
         }
+        self.logits_all = logits_all
         self.calls: list[dict[str, Any]] = []
         FakeLlama.instances.append(self)
 
@@ -36,12 +38,15 @@ class FakeLlama:
         content = kwargs["messages"][-1]["content"]
         if content == "too long":
             raise ValueError("Requested tokens (9000) exceed context window of 4096")
-        return {
-            "choices": [
-                {"message": {"role": "assistant", "content": content.upper()}, "finish_reason": "stop"}
-            ],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 1},
-        }
+        choice: dict[str, Any] = {
+            "message": {"role": "assistant", "content": content.upper()}, "finish_reason": "stop"
+        }  # fmt: skip
+        if kwargs.get("logprobs"):
+            if not self.logits_all:  # what llama-cpp-python 0.3 does
+                raise ValueError("logprobs is not supported for models created with logits_all=False")
+            top = [{"token": "Yes", "logprob": -0.2}, {"token": "No", "logprob": -1.7}]
+            choice["logprobs"] = {"content": [{"token": "Yes", "logprob": -0.2, "top_logprobs": top}]}
+        return {"choices": [choice], "usage": {"prompt_tokens": 5, "completion_tokens": 1}}
 
     def create_embedding(self, input: list[str]) -> dict[str, Any]:
         return {"data": [{"index": 0, "embedding": [1.0, 2.0]}], "usage": {"prompt_tokens": 3}}
@@ -99,3 +104,18 @@ def test_chat_and_embed_through_the_fake(fake_llama_cpp: type[FakeLlama]) -> Non
 def test_unloadable_model_stops_the_stage(fake_llama_cpp: type[FakeLlama]) -> None:
     with pytest.raises(BackendFailed, match="cannot load the GGUF model /m/broken.gguf"):
         make_backend(cfg("/m/broken.gguf"), {}).complete("hi")
+
+
+def test_logprobs_only_from_a_model_that_keeps_them(fake_llama_cpp: type[FakeLlama]) -> None:
+    """A pointwise question asks for logprobs; llama-cpp-python refuses them unless the model keeps every
+    token's logits. Without `logits_all` the answer comes without them (the text is scored instead),
+    never as a failure; with it the model is loaded so and the answer carries them."""
+    import dataclasses
+
+    asks = ChatRequest.of("yes?", sampling=Sampling(0.0, 4, top_logprobs=5))
+    plain = make_backend(cfg(), {}).complete(asks)
+    assert plain.text == "YES?" and plain.first_token_logprobs == ()
+    assert "logprobs" not in fake_llama_cpp.instances[0].calls[0]
+    keeps = make_backend(dataclasses.replace(cfg(), logits_all=True), {}).complete(asks)
+    assert fake_llama_cpp.instances[1].logits_all is True
+    assert keeps.first_token_logprobs == (("Yes", -0.2), ("No", -1.7))

@@ -58,6 +58,7 @@ class LLMConfig:
     ray_store: str = ""  # folder every worker can reach, for answers as they arrive ("": beside the cache)
     n_ctx: int = 4096  # llamacpp: context window
     n_gpu_layers: int = 0  # llamacpp: layers offloaded to the GPU (-1: all)
+    logits_all: bool = False  # llamacpp: keep every token's logits, so answers carry logprobs (costly)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:

@@ -3,6 +3,12 @@
 The model runs in this process, one prompt at a time: llama.cpp already uses every core for one
 prompt, and a `Llama` object is not safe to share between threads. Nothing is retried, because a
 local failure does not pass by waiting.
+
+Log-probabilities (the pointwise question mode scores P(yes) by them) need llama-cpp-python to keep
+the logits of every prompt token (`llm.logits_all = true`: n_ctx x vocabulary floats, 2.5 GB for a
+4,096-token context and Qwen's 152k-token vocabulary, and slower prompts). Without it a request that
+asks for them is answered without them, and the pointwise mode scores the answer's text instead (and
+says so: `no_logprobs`), rather than failing as llama-cpp-python would.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class LlamaCppBackend(Backend):
         self.embedding_model = cfg.embedding_model or cfg.model
         self.sampling = Sampling(cfg.temperature, cfg.max_tokens)
         self.n_ctx, self.n_gpu_layers = cfg.n_ctx, cfg.n_gpu_layers
+        self.logits_all = cfg.logits_all
         self._loaded: dict[tuple[str, bool], Any] = {}
 
     def complete_batch(self, requests: Sequence[ChatRequest]) -> Iterator[Outcome[ChatResponse]]:
@@ -69,7 +76,11 @@ class LlamaCppBackend(Backend):
                 top_p=s.top_p,
                 max_tokens=s.max_tokens,
                 seed=s.seed,
-                **({"logprobs": True, "top_logprobs": s.top_logprobs} if s.top_logprobs else {}),
+                **(
+                    {"logprobs": True, "top_logprobs": s.top_logprobs}
+                    if s.top_logprobs and self.logits_all
+                    else {}
+                ),
             )
             return chat_from_json(data, self.model)
         except ValueError as exc:
@@ -94,6 +105,7 @@ class LlamaCppBackend(Backend):
                     n_ctx=self.n_ctx,
                     n_gpu_layers=self.n_gpu_layers,
                     embedding=embedding,
+                    logits_all=self.logits_all and not embedding,
                     verbose=False,
                 )
             except (ValueError, OSError, RuntimeError) as exc:
