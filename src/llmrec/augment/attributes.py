@@ -7,10 +7,11 @@ an item lacks, as a JSON object. "unknown" or an empty answer leaves the value m
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmrec.augment.ask import ask
+from llmrec.augment.ask import Asked, ask
 from llmrec.augment.audit import sample_positions
 from llmrec.augment.config import AugmentConfig
 from llmrec.augment.inputs import Inputs
@@ -27,6 +28,21 @@ from llmrec.augment.teacher import dataset_attributes
 from llmrec.llm import Backend, StageStats
 
 DATASET, TEACHER = "dataset", "teacher"  # where a value came from
+
+
+def ask_attributes(
+    llm: Backend, prompts: Sequence[str], keys: Sequence[tuple[str, ...]], stats: StageStats
+) -> Asked[dict[str, str | None]]:
+    """Ask each attribute prompt in one batch and parse its answer for its `keys` (one repair each):
+    the one way augmentation, the rating task and the probe ask an LLM for item attributes."""
+    return ask(
+        llm,
+        [chat(prompt, ATTRIBUTES_TEMPLATE) for prompt in prompts],
+        keys,
+        lambda wanted: functools.partial(parse_attributes, keys=wanted),
+        attributes_expected,
+        stats,
+    )
 
 
 @dataclass
@@ -64,14 +80,7 @@ def llm_attributes(llm: Backend, stats: StageStats, inputs: Inputs, aug: Augment
             over += 1
             continue
         todo.append((i, missing, prompt))
-    asked = ask(
-        llm,
-        [chat(prompt, ATTRIBUTES_TEMPLATE) for _, _, prompt in todo],
-        [keys for _, keys, _ in todo],
-        lambda keys: functools.partial(parse_attributes, keys=keys),
-        attributes_expected,
-        stats,
-    )
+    asked = ask_attributes(llm, [prompt for _, _, prompt in todo], [keys for _, keys, _ in todo], stats)
     for (i, _, _), parsed in zip(todo, asked.values, strict=True):
         for name, value in (parsed or {}).items():
             if value is not None:

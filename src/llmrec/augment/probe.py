@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from llmrec.augment.ask import ask
+from llmrec.augment.attributes import ask_attributes
 from llmrec.augment.inputs import Inputs, describe_items, load_inputs
-from llmrec.augment.parsers import parse_attributes, parse_pair
+from llmrec.augment.parsers import parse_pair
 from llmrec.augment.pointwise import ask_pointwise, pointwise_prompt, pointwise_request
 from llmrec.augment.probe_stats import (
     bootstrap_interval,
@@ -34,9 +35,7 @@ from llmrec.augment.probe_stats import (
     verdict,
 )
 from llmrec.augment.prompts import (
-    ATTRIBUTES_TEMPLATE,
     EDGES_TEMPLATE,
-    attributes_expected,
     attributes_prompt,
     chat,
     edges_expected,
@@ -302,14 +301,8 @@ def attribute_accuracy(llm: Any, inputs: Inputs, cfg: ProbeConfig) -> dict[str, 
         )
         for i in chosen
     ]
-    requests = [
-        chat(attributes_prompt(line, ("director",), inputs.noun), ATTRIBUTES_TEMPLATE) for line in shown
-    ]
-    asked = ask(
-        llm, requests,
-        [("director",)] * len(shown), lambda keys: functools.partial(parse_attributes, keys=keys),
-        attributes_expected, llm.stats,
-    )  # fmt: skip
+    prompts = [attributes_prompt(line, ("director",), inputs.noun) for line in shown]
+    asked = ask_attributes(llm, prompts, [("director",)] * len(shown), llm.stats)
     norm = lambda text: {" ".join(n.lower().split()) for n in text.split(",") if n.strip()}  # noqa: E731
     right = [
         value is not None

@@ -9,7 +9,6 @@ an unparseable one gets one repair and is then dropped, counted.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,13 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from llmrec.augment.ask import ask
-from llmrec.augment.parsers import parse_attributes
+from llmrec.augment.attributes import ask_attributes
 from llmrec.augment.prompts import (
-    ATTRIBUTES_TEMPLATE,
-    attributes_expected,
     attributes_prompt,
-    chat,
     item_line,
 )
 from llmrec.llm import Backend, StageStats
@@ -89,14 +84,7 @@ def llm_attributes(
             continue
         shown = {k: record.get(k, "") for k in ("title", "year", "genres")}
         todo.append((i, missing, attributes_prompt(item_line(shown, str(item_ids[i]), 30), missing, noun)))
-    asked = ask(
-        llm,
-        [chat(prompt, ATTRIBUTES_TEMPLATE) for _, _, prompt in todo],
-        [keys for _, keys, _ in todo],
-        lambda keys: functools.partial(parse_attributes, keys=keys),
-        attributes_expected,
-        stats,
-    )
+    asked = ask_attributes(llm, [prompt for _, _, prompt in todo], [keys for _, keys, _ in todo], stats)
     for (i, _, _), parsed in zip(todo, asked.values, strict=True):
         for name, value in (parsed or {}).items():
             if value:
